@@ -1,0 +1,155 @@
+"""Build the running services from ``Settings``: the only place that wires adapters to cores."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from tessera.clock import Clock, SystemClock
+from tessera.domain.audit import AuditTrail
+from tessera.domain.client_registry import ClientRegistry
+from tessera.domain.directory import Directory
+from tessera.domain.key_manager import KeyManager
+from tessera.domain.keys import KEK_BYTES, KeyEncryptionKey
+from tessera.domain.reconcile import Reconciler
+from tessera.domain.tokens import AccessTokens
+from tessera.errors import KeyEncryptionKeyError, TesseraError
+from tessera.protocols.oauth2 import (
+    ClientAuthenticator,
+    IntrospectionEndpoint,
+    RevocationEndpoint,
+    TokenEndpoint,
+)
+from tessera.protocols.oauth2.grants import ClientCredentialsGrant
+from tessera.settings import Settings
+from tessera.storage.migrate import current_revision, head_revision, upgrade
+from tessera.storage.sql.store import SqlStore, open_store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    store: SqlStore
+    kek: KeyEncryptionKey
+    audit: AuditTrail
+    directory: Directory
+    access_tokens: AccessTokens
+    keys: KeyManager
+    clients: ClientRegistry
+    reconciler: Reconciler
+    token_endpoint: TokenEndpoint
+    introspection: IntrospectionEndpoint
+    revocation: RevocationEndpoint
+
+    async def start(self) -> None:
+        """Background work of a serving node: the audit writer and the change watcher."""
+        await self.audit.start()
+        await self.directory.start()
+
+    async def close(self) -> None:
+        await self.directory.stop()
+        await self.audit.stop()
+        await self.store.close()
+
+
+def load_kek(settings: Settings, create: bool = False) -> KeyEncryptionKey:
+    """The KEK from ``keys.kek`` (env TESSERA_KEYS__KEK) or ``keys.kek_file``; optionally create the file."""
+    if settings.keys.kek is not None:
+        return KeyEncryptionKey(_decode_kek(settings.keys.kek.get_secret_value(), "TESSERA_KEYS__KEK"))
+    path = settings.kek_path()
+    if not path.exists():
+        if not create:
+            raise KeyEncryptionKeyError(
+                f"no key-encryption key: {path} does not exist and TESSERA_KEYS__KEK is not set "
+                "(tessera init creates one)"
+            )
+        write_new_kek(path)
+    try:
+        return KeyEncryptionKey(_decode_kek(path.read_text().strip(), str(path)))
+    except OSError as exc:
+        raise KeyEncryptionKeyError(f"cannot read the key-encryption key {path}: {exc.strerror}") from None
+
+
+def write_new_kek(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(base64.b64encode(os.urandom(KEK_BYTES)).decode() + "\n")
+
+
+def _decode_kek(value: str, where: str) -> bytes:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise KeyEncryptionKeyError(f"the key-encryption key in {where} is not valid base64") from None
+    if len(raw) != KEK_BYTES:
+        raise KeyEncryptionKeyError(f"the key-encryption key in {where} must decode to {KEK_BYTES} bytes")
+    return raw
+
+
+async def open_services(
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    migrate: bool | None = None,
+    create_kek: bool = False,
+) -> Services:
+    """Open the store (migrating it when asked) and wire every service."""
+    clock = clock or SystemClock()
+    kek = load_kek(settings, create=create_kek)
+    if settings.storage.url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.database_url(), clock.now, settings.storage.pool_size, settings.connect_args())
+    try:
+        await _prepare_schema(store, settings.storage.auto_migrate if migrate is None else migrate)
+    except BaseException:
+        await store.close()
+        raise
+    audit = AuditTrail(store.audit)
+    directory = Directory(store, kek, clock, settings.storage.cache_refresh_seconds)
+    tokens = settings.tokens
+    access_tokens = AccessTokens(directory, clock)
+    keys = KeyManager(store, kek, clock, audit, tokens.max_access_token_lifetime.total_seconds())
+    clients = ClientRegistry(store, clock, audit)
+    authenticator = ClientAuthenticator(
+        directory,
+        store.replays.remember,
+        tokens.assertion_max_lifetime.total_seconds(),
+        tokens.clock_skew.total_seconds(),
+    )
+    grants = {"client_credentials": ClientCredentialsGrant(access_tokens, tokens.access_token_lifetime.total_seconds())}
+    return Services(
+        settings=settings,
+        clock=clock,
+        store=store,
+        kek=kek,
+        audit=audit,
+        directory=directory,
+        access_tokens=access_tokens,
+        keys=keys,
+        clients=clients,
+        reconciler=Reconciler(store, clients, keys, clock, audit),
+        token_endpoint=TokenEndpoint(authenticator, grants),
+        introspection=IntrospectionEndpoint(authenticator, access_tokens, store.revocations),
+        revocation=RevocationEndpoint(authenticator, access_tokens, store.revocations),
+    )
+
+
+class SchemaOutOfDate(TesseraError):
+    """The store is behind the code and migration was not allowed."""
+
+
+async def _prepare_schema(store: SqlStore, migrate: bool) -> None:
+    if migrate:
+        await upgrade(store.engine)
+        return
+    current, head = await current_revision(store.engine), head_revision()
+    if current != head:
+        raise SchemaOutOfDate(f"the store is at revision {current or 'none'}, the code needs {head}: run tessera migrate")
+
+
+__all__ = ["SchemaOutOfDate", "Services", "load_kek", "open_services", "write_new_kek"]

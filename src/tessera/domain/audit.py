@@ -1,0 +1,257 @@
+"""Audit events: one record per authentication, token and administrative change.
+
+``AuditTrail.record`` returns only once the event is durable. Events of concurrent requests are
+group-committed: while one batch is being written, the next accumulates, so a busy node pays one
+commit for many events instead of one per event. Events are append-only: the store offers no way
+to change or delete one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+from tessera.errors import TesseraError
+from tessera.ids import new_id
+
+log = logging.getLogger("tessera.audit")
+
+Result = Literal["success", "failure"]
+
+
+class AuditAction(StrEnum):
+    """Every kind of event; ``docs/events.md`` is generated from ``ACTION_DOCS``."""
+
+    CLIENT_AUTHENTICATE = "client.authenticate"
+    TOKEN_ISSUE = "token.issue"
+    TOKEN_INTROSPECT = "token.introspect"
+    TOKEN_REVOKE = "token.revoke"
+    KEY_CREATE = "key.create"
+    KEY_ROTATE = "key.rotate"
+    KEY_DELETE = "key.delete"
+    CLIENT_CREATE = "client.create"
+    CLIENT_UPDATE = "client.update"
+    CLIENT_DELETE = "client.delete"
+    CLIENT_ROTATE_SECRET = "client.rotate_secret"
+    TENANT_CREATE = "tenant.create"
+    TENANT_UPDATE = "tenant.update"
+    TENANT_DELETE = "tenant.delete"
+    SCOPE_CHANGE = "scope.change"
+
+
+ACTION_DOCS: Mapping[AuditAction, str] = {
+    AuditAction.CLIENT_AUTHENTICATE: "A client authenticated at a token, introspection or revocation endpoint, "
+    "or failed to (reason: unknown_client, bad_secret, disabled, method_not_allowed, bad_assertion, "
+    "assertion_replayed, ...).",
+    AuditAction.TOKEN_ISSUE: "The token endpoint handed out a token (token_id = jti; details: grant_type, "
+    "scope, audience, expires_at), or refused to (reason = the OAuth error code).",
+    AuditAction.TOKEN_INTROSPECT: "A client introspected a token (details: active; token_id when known).",
+    AuditAction.TOKEN_REVOKE: "A client revoked a token (token_id when it was one of ours).",
+    AuditAction.KEY_CREATE: "A signing key was created (details: kid, alg, state).",
+    AuditAction.KEY_ROTATE: "A tenant's keys were rotated (details: activated kid, retired kid).",
+    AuditAction.KEY_DELETE: "A retired key whose tokens have all expired was removed from the JWKS.",
+    AuditAction.CLIENT_CREATE: "A client was registered (by the CLI or the declarative configuration).",
+    AuditAction.CLIENT_UPDATE: "A client's attributes changed (details: changed fields).",
+    AuditAction.CLIENT_DELETE: "A client was deleted.",
+    AuditAction.CLIENT_ROTATE_SECRET: "A client's secret was replaced.",
+    AuditAction.TENANT_CREATE: "A tenant was created.",
+    AuditAction.TENANT_UPDATE: "A tenant's attributes changed.",
+    AuditAction.TENANT_DELETE: "A tenant was deleted.",
+    AuditAction.SCOPE_CHANGE: "A tenant's offered scopes changed.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """Who did what, when, from where, with which result."""
+
+    action: str
+    result: Result
+    tenant_id: str
+    occurred_at: float
+    event_id: str = field(default_factory=new_id)
+    actor: str | None = None
+    client_id: str | None = None
+    source_ip: str | None = None
+    reason: str | None = None
+    token_id: str | None = None
+    request_id: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+FIELD_DOCS: Mapping[str, str] = {
+    "event_id": "Unique id of the event (32 hex digits).",
+    "occurred_at": "When it happened (UTC).",
+    "tenant_id": "The tenant.",
+    "action": "What happened (the table below).",
+    "result": "success or failure.",
+    "actor": "Who acted: client:<id>, cli:<user>, config, or anonymous.",
+    "client_id": "The OAuth client involved, if any.",
+    "source_ip": "Address of the HTTP peer (or the first untrusted X-Forwarded-For hop).",
+    "reason": "Why it failed (a stable code), or a short qualifier on success.",
+    "token_id": "The jti of the token involved, never the token itself.",
+    "request_id": "The X-Request-ID of the HTTP request, for correlation with logs.",
+    "details": "Action-specific JSON object.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    tenant_id: str | None = None
+    action: str | None = None
+    result: Result | None = None
+    client_id: str | None = None
+    token_id: str | None = None
+    since: float | None = None
+    until: float | None = None
+    after_sequence: int | None = None
+    limit: int = 100
+
+
+class AuditSink(Protocol):
+    async def append(self, events: Sequence[AuditEvent]) -> None: ...
+
+
+class AuditUnavailable(TesseraError):
+    """The audit store could not persist an event; the request it records must not succeed."""
+
+
+class AuditTrail:
+    """Durable, group-committed recording of audit events."""
+
+    def __init__(self, sink: AuditSink, max_batch: int = 1000) -> None:
+        self._sink = sink
+        self._max_batch = max_batch
+        self._pending: list[tuple[AuditEvent, asyncio.Future[None]]] = []
+        self._wakeup: asyncio.Event | None = None
+        self._writer: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._writer is None:
+            self._wakeup = asyncio.Event()
+            self._writer = asyncio.create_task(self._write_batches(), name="tessera-audit-writer")
+
+    async def stop(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            while self._pending:
+                await self._flush_once()
+            writer.cancel()
+            try:
+                await writer
+            except asyncio.CancelledError:
+                pass
+
+    async def record(self, *events: AuditEvent) -> None:
+        """Persist ``events``; returns when they are committed. Raises ``AuditUnavailable``."""
+        if not events:
+            return
+        if self._writer is None or self._wakeup is None:
+            await self._append(list(events))
+            return
+        loop = asyncio.get_running_loop()
+        futures = []
+        for event in events:
+            future: asyncio.Future[None] = loop.create_future()
+            self._pending.append((event, future))
+            futures.append(future)
+        self._wakeup.set()
+        for future in futures:
+            await future
+
+    async def _write_batches(self) -> None:
+        assert self._wakeup is not None
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                await self._flush_once()
+
+    async def _flush_once(self) -> None:
+        batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+        try:
+            await self._append([event for event, _ in batch])
+        except AuditUnavailable as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for _, future in batch:
+            if not future.done():
+                future.set_result(None)
+
+    async def _append(self, events: list[AuditEvent]) -> None:
+        try:
+            await self._sink.append(events)
+        except Exception as exc:
+            log.error("audit store unavailable: %s", type(exc).__name__, exc_info=True)
+            raise AuditUnavailable("the audit store did not accept the event") from exc
+
+
+class AuditNotes:
+    """The events of one request, written together before its response leaves the server."""
+
+    __slots__ = ("_events", "_trail", "now", "request_id", "source_ip", "tenant_id")
+
+    def __init__(
+        self, trail: AuditTrail, now: float, tenant_id: str, source_ip: str | None, request_id: str | None
+    ) -> None:
+        self._trail = trail
+        self._events: list[AuditEvent] = []
+        self.now = now  # the request's single notion of "now"
+        self.tenant_id, self.source_ip, self.request_id = tenant_id, source_ip, request_id
+
+    def note(
+        self,
+        action: AuditAction,
+        result: Result,
+        *,
+        actor: str | None = None,
+        client_id: str | None = None,
+        reason: str | None = None,
+        token_id: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._events.append(
+            AuditEvent(
+                action=action.value,
+                result=result,
+                tenant_id=self.tenant_id,
+                occurred_at=self.now,
+                actor=actor if actor is not None else (f"client:{client_id}" if client_id else "anonymous"),
+                client_id=client_id,
+                source_ip=self.source_ip,
+                reason=reason,
+                token_id=token_id,
+                request_id=self.request_id,
+                details=details or {},
+            )
+        )
+
+    @property
+    def events(self) -> tuple[AuditEvent, ...]:
+        return tuple(self._events)
+
+    async def flush(self) -> tuple[AuditEvent, ...]:
+        """Write the noted events; returns them once they are durable."""
+        events, self._events = tuple(self._events), []
+        await self._trail.record(*events)
+        return events
+
+
+__all__ = [
+    "ACTION_DOCS",
+    "FIELD_DOCS",
+    "AuditAction",
+    "AuditEvent",
+    "AuditNotes",
+    "AuditQuery",
+    "AuditSink",
+    "AuditTrail",
+    "AuditUnavailable",
+    "Result",
+]

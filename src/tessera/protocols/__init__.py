@@ -1,0 +1,1 @@
+"""Pure protocol cores: no web framework, no storage."""

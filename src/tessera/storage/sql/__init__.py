@@ -1,0 +1,1 @@
+"""SQLAlchemy implementations of the storage ports."""

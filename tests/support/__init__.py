@@ -1,0 +1,1 @@
+"""Shared test machinery: storage backends, a live server, log watching."""
