@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from support.backends import BACKENDS, PostgresUnavailable, postgres_schema, storage_overrides
 from support.live_server import LiveServer, start_live_server
-
 from tessera.clock import Clock
 from tessera.logs import JsonFormatter
 from tessera.settings import Settings

@@ -149,7 +149,9 @@ async def _prepare_schema(store: SqlStore, migrate: bool) -> None:
         return
     current, head = await current_revision(store.engine), head_revision()
     if current != head:
-        raise SchemaOutOfDate(f"the store is at revision {current or 'none'}, the code needs {head}: run tessera migrate")
+        raise SchemaOutOfDate(
+            f"the store is at revision {current or 'none'}, the code needs {head}: run tessera migrate"
+        )
 
 
 __all__ = ["SchemaOutOfDate", "Services", "load_kek", "open_services", "write_new_kek"]

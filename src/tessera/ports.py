@@ -80,14 +80,22 @@ class RevisionStore(Protocol):
 class Store(Protocol):
     """Everything durable, as one handle."""
 
-    tenants: TenantStore
-    clients: ClientStore
-    scopes: ScopeStore
-    keys: KeyStore
-    revocations: RevocationStore
-    replays: ReplayStore
-    audit: AuditStore
-    revisions: RevisionStore
+    @property
+    def tenants(self) -> TenantStore: ...
+    @property
+    def clients(self) -> ClientStore: ...
+    @property
+    def scopes(self) -> ScopeStore: ...
+    @property
+    def keys(self) -> KeyStore: ...
+    @property
+    def revocations(self) -> RevocationStore: ...
+    @property
+    def replays(self) -> ReplayStore: ...
+    @property
+    def audit(self) -> AuditStore: ...
+    @property
+    def revisions(self) -> RevisionStore: ...
 
     async def close(self) -> None: ...
 

@@ -41,6 +41,8 @@ _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scop
 _SECRET_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 DEFAULT_CONFIG_FILE = "tessera.toml"
+_DEFAULT_AUTH_METHODS: list[ClientAuthMethod] = ["client_secret_basic", "client_secret_post"]
+_DEFAULT_GRANTS: list[GrantType] = ["client_credentials"]
 
 
 class _Model(BaseModel):
@@ -79,8 +81,7 @@ class StorageSettings(_Model):
 
     url: str | None = Field(
         default=None,
-        description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://... "
-        "Default: SQLite in data_dir.",
+        description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://... Default: SQLite in data_dir.",
     )
     pool_size: int = Field(default=10, ge=1, le=200)
     schema_name: str | None = Field(
@@ -105,9 +106,7 @@ class StorageSettings(_Model):
             return None
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://", "sqlite://", "postgresql://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
-        return value.replace("sqlite://", "sqlite+aiosqlite://", 1).replace(
-            "postgresql://", "postgresql+asyncpg://", 1
-        )
+        return value.replace("sqlite://", "sqlite+aiosqlite://", 1).replace("postgresql://", "postgresql+asyncpg://", 1)
 
 
 class KeySettings(_Model):
@@ -165,14 +164,12 @@ class ClientConfig(_Model):
     client_id: str
     name: str = ""
     type: Literal["confidential", "public"] = "confidential"
-    auth_methods: list[ClientAuthMethod] = Field(
-        default_factory=lambda: ["client_secret_basic", "client_secret_post"]
-    )
+    auth_methods: list[ClientAuthMethod] = Field(default_factory=lambda: _DEFAULT_AUTH_METHODS.copy())
     secret_hash: str | None = Field(
         default=None, description="sha256:<hex> of the secret; absent: one is generated and shown once."
     )
     jwks: dict[str, Any] | None = Field(default=None, description="Public keys for private_key_jwt.")
-    grant_types: list[GrantType] = Field(default_factory=lambda: ["client_credentials"])
+    grant_types: list[GrantType] = Field(default_factory=lambda: _DEFAULT_GRANTS.copy())
     scopes: list[str] = Field(default_factory=list, description="Scopes the client may be granted.")
     default_scopes: list[str] | None = Field(default=None, description="Granted when none is asked; default all.")
     audiences: list[str] = Field(default_factory=list, description="Resource indicators (RFC 8707) allowed.")

@@ -23,7 +23,7 @@ class PostgresUnavailable(RuntimeError):
 async def _execute(sql: str) -> None:
     try:
         conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         raise PostgresUnavailable(
             f"PostgreSQL is required by the storage tests but {POSTGRES_URL} is unreachable ({exc!r}). "
             "Start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
@@ -64,7 +64,10 @@ def storage_overrides(backend: str, data_dir: Path, schema: str | None) -> dict[
     assert schema is not None
     return {
         "data_dir": data_dir,
-        "storage": {"url": POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://"), "schema_name": schema},
+        "storage": {
+            "url": POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://"),
+            "schema_name": schema,
+        },
     }
 
 

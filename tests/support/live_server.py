@@ -23,8 +23,15 @@ from tessera.settings import ClientConfig, Settings
 from tessera.web.app import create_app
 
 T = TypeVar("T")
-SECRET_FIELDS = ("access_token", "refresh_token", "id_token", "client_secret", "code", "SessionToken",
-                 "SecretAccessKey")
+SECRET_FIELDS = (
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+    "code",
+    "SessionToken",
+    "SecretAccessKey",
+)
 
 
 class SecretRecorder:

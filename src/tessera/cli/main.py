@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import json
 import sys
@@ -165,7 +166,10 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
 
 def _print_banner(settings: Settings) -> None:
     base = settings.server.base_url()
-    click.echo(f"Tessera {__version__} serving on {base} (store: {settings.database_url().split('://')[0]})", err=True)
+    click.echo(
+        f"Tessera {__version__} serving on {base} (store: {settings.database_url().split('://')[0]})",
+        err=True,
+    )
     for tenant in settings.tenants:
         issuer = settings.issuer_for(tenant)
         click.echo(f"  tenant {tenant.id}: issuer {issuer}", err=True)
@@ -228,7 +232,7 @@ def keys_list(ctx: Context, tenant: str) -> None:
     """Show the tenant's keys and their states."""
 
     async def work(services: Services) -> None:
-        for key in await services.keys.list(tenant):
+        for key in await services.keys.keys_of(tenant):
             until = f" published until {_when(key.publish_until)}" if key.publish_until else ""
             click.echo(f"{key.kid}  {key.alg:5}  {key.state.value:7}  created {_when(key.created_at)}{until}")
 
@@ -498,10 +502,8 @@ def audit_tail(ctx: Context, count: int, tenant: str | None, follow: bool) -> No
                 click.echo(_event_line(sequence, event))
                 last = sequence
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         run_with_services(ctx, work)
-    except KeyboardInterrupt:
-        pass
 
 
 @audit.command("search")
@@ -566,5 +568,6 @@ def _when(epoch: float | None) -> str:
 
 def main() -> None:
     cli()
+
 
 __all__ = ["cli", "main"]

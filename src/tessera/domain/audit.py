@@ -9,6 +9,7 @@ to change or delete one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -141,10 +142,8 @@ class AuditTrail:
             while self._pending:
                 await self._flush_once()
             writer.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await writer
-            except asyncio.CancelledError:
-                pass
 
     async def record(self, *events: AuditEvent) -> None:
         """Persist ``events``; returns when they are committed. Raises ``AuditUnavailable``."""

@@ -8,6 +8,7 @@ changed something, so a change made on one node is honoured by all of them withi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -85,10 +86,8 @@ class Directory:
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
             watcher.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-            except asyncio.CancelledError:
-                pass
 
     async def _watch(self) -> None:
         while True:

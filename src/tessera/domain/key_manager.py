@@ -24,7 +24,7 @@ class KeyManager:
         self._store, self._kek, self._clock, self._audit = store, kek, clock, audit
         self._max_token_lifetime = max_token_lifetime
 
-    async def list(self, tenant_id: str) -> list[StoredKey]:
+    async def keys_of(self, tenant_id: str) -> list[StoredKey]:
         return await self._store.keys.list(tenant_id)
 
     async def ensure(self, tenant_id: str, alg: str, actor: str = "system") -> KeyChanges:

@@ -56,8 +56,7 @@ class KeyEncryptionKey:
             return self._aead.decrypt(sealed[:12], sealed[12:], context.encode())
         except (InvalidTag, ValueError):
             raise KeyEncryptionKeyError(
-                f"cannot decrypt {context}: the key-encryption key (id {self.kek_id}) is not the one it was "
-                "sealed with"
+                f"cannot decrypt {context}: the key-encryption key (id {self.kek_id}) is not the one it was sealed with"
             ) from None
 
 
@@ -110,7 +109,9 @@ def new_stored_key(
 ) -> StoredKey:
     private = generate_private_key(alg)
     jwk = public_jwk(private, alg)
-    der = private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    der = private.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return StoredKey(
         tenant_id=tenant_id,
         kid=jwk["kid"],

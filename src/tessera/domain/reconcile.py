@@ -128,7 +128,12 @@ class Reconciler:
         return applied
 
     async def _apply_change(
-        self, change: Change, configs: dict[str, TenantConfig], settings: Settings, applied: Applied, actor: str
+        self,
+        change: Change,
+        configs: dict[str, TenantConfig],
+        settings: Settings,
+        applied: Applied,
+        actor: str,
     ) -> None:
         config = configs.get(change.tenant_id)
         if change.kind == "tenant":
@@ -150,9 +155,7 @@ class Reconciler:
         else:
             await self._apply_client(change, config, applied, actor)
 
-    async def _apply_client(
-        self, change: Change, config: TenantConfig | None, applied: Applied, actor: str
-    ) -> None:
+    async def _apply_client(self, change: Change, config: TenantConfig | None, applied: Applied, actor: str) -> None:
         if change.action == "delete":
             await self._clients.delete(change.tenant_id, change.name, actor)
             return

@@ -41,4 +41,12 @@ def auth_failures(tenant: str, reason: str) -> Counter:
     return AUTH_FAILURES.labels(tenant, reason)
 
 
-__all__ = ["AUTH_FAILURES", "HTTP_LATENCY", "HTTP_REQUESTS", "TOKENS_ISSUED", "auth_failures", "http_observer", "tokens_issued"]
+__all__ = [
+    "AUTH_FAILURES",
+    "HTTP_LATENCY",
+    "HTTP_REQUESTS",
+    "TOKENS_ISSUED",
+    "auth_failures",
+    "http_observer",
+    "tokens_issued",
+]

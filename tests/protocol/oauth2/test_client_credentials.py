@@ -9,6 +9,7 @@ import jwt
 import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
+
 from support.live_server import LiveServer
 
 pytestmark = pytest.mark.protocol
@@ -34,8 +35,8 @@ def test_authlib_client_gets_a_jwt_that_pyjwt_verifies_against_the_jwks(live_ser
         issuer=live_server.issuer(),
     )
     header = jwt.get_unverified_header(token["access_token"])
-    assert header["typ"] == "at+jwt" and header["alg"] == "ES256" and header["kid"] == signing_key.key_id
-    assert claims["sub"] == client_id and claims["client_id"] == client_id
+    assert (header["typ"], header["alg"], header["kid"]) == ("at+jwt", "ES256", signing_key.key_id)
+    assert claims["sub"] == claims["client_id"] == client_id
     assert claims["scope"] == "api:read"
     assert claims["exp"] - claims["iat"] == 900
     assert set(claims) >= {"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"}
@@ -90,7 +91,8 @@ def test_seed_article_azure_curl_example(live_server: LiveServer) -> None:
     body = json.loads(result.stdout)
     live_server.watch(body["access_token"])
     assert body["token_type"] == "Bearer"
-    assert isinstance(body["expires_in"], int) and body["expires_in"] > 0
+    assert isinstance(body["expires_in"], int)
+    assert body["expires_in"] > 0
     claims = jwt.decode(body["access_token"], options={"verify_signature": False})
     assert claims["aud"] == "https://graph.microsoft.com"
     assert claims["scope"] == "api:read api:write"  # .default = everything the client was granted
@@ -110,7 +112,10 @@ def test_okta_style_token_path(live_server: LiveServer) -> None:
 def test_per_client_lifetime(live_server: LiveServer) -> None:
     client_id, secret = live_server.create_client(access_token_lifetime=120)
     response = requests.post(
-        live_server.url("/oauth2/token"), auth=(client_id, secret), data={"grant_type": "client_credentials"}, timeout=5
+        live_server.url("/oauth2/token"),
+        auth=(client_id, secret),
+        data={"grant_type": "client_credentials"},
+        timeout=5,
     )
     assert response.json()["expires_in"] == 120
 
@@ -118,6 +123,9 @@ def test_per_client_lifetime(live_server: LiveServer) -> None:
 def test_default_scopes_when_none_requested(live_server: LiveServer) -> None:
     client_id, secret = live_server.create_client(scopes=["a", "b"], default_scopes=["a"])
     response = requests.post(
-        live_server.url("/oauth2/token"), auth=(client_id, secret), data={"grant_type": "client_credentials"}, timeout=5
+        live_server.url("/oauth2/token"),
+        auth=(client_id, secret),
+        data={"grant_type": "client_credentials"},
+        timeout=5,
     )
     assert response.json()["scope"] == "a"

@@ -26,7 +26,18 @@ from tessera.secret import Secret
 from tessera.settings import ClientConfig
 
 JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-ASSERTION_ALGORITHMS = ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"]
+ASSERTION_ALGORITHMS = [
+    "ES256",
+    "ES384",
+    "ES512",
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "EdDSA",
+]
 METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 
 
@@ -190,8 +201,6 @@ def _check_assertion_claims(claims: dict[str, Any], client_id: str, policy: Asse
 _PLACEHOLDER = ClientConfig(client_id="unknown")
 
 
-
-
 class ClientAuthenticator:
     """Authenticates the client of a request and notes the outcome in the audit trail."""
 
@@ -226,7 +235,10 @@ class ClientAuthenticator:
             )
             raise
         notes.note(
-            AuditAction.CLIENT_AUTHENTICATE, "success", client_id=client.client_id, details={"method": auth.method}
+            AuditAction.CLIENT_AUTHENTICATE,
+            "success",
+            client_id=client.client_id,
+            details={"method": auth.method},
         )
         return client
 

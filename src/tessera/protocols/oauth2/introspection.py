@@ -11,7 +11,19 @@ from tessera.protocols.oauth2.endpoint_request import EndpointRequest
 from tessera.protocols.oauth2.errors import InvalidClient
 from tessera.protocols.oauth2.responses import IntrospectionResponse
 
-INTROSPECTED_CLAIMS = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "auth_time", "acr")
+INTROSPECTED_CLAIMS = (
+    "scope",
+    "client_id",
+    "sub",
+    "aud",
+    "iss",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "auth_time",
+    "acr",
+)
 
 
 class Denylist(Protocol):

@@ -34,9 +34,7 @@ class RevocationEndpoint:
         token = request.form.require("token")
         claims = await self._tokens.verify(request.tenant.id, request.issuer, token)
         if claims is None:
-            request.notes.note(
-                AuditAction.TOKEN_REVOKE, "success", client_id=client.client_id, reason="unknown_token"
-            )
+            request.notes.note(AuditAction.TOKEN_REVOKE, "success", client_id=client.client_id, reason="unknown_token")
             return
         token_id = str(claims["jti"])
         if claims.get("client_id") != client.client_id:

@@ -96,14 +96,24 @@ async def answer_oauth_request(
     settings = services.settings
     issuer = tenant.issuer_url(settings.server.base_url())
     notes = AuditNotes(
-        services.audit, services.clock.now(), tenant.id, request.source_ip(settings.server.trusted_proxies), request_id
+        services.audit,
+        services.clock.now(),
+        tenant.id,
+        request.source_ip(settings.server.trusted_proxies),
+        request_id,
     )
     try:
         if not is_form_content_type(request.headers.get("content-type")):
             raise InvalidRequest("Content-Type must be application/x-www-form-urlencoded")
         form = parse_form(await request.body(settings.server.max_body_bytes))
         call = EndpointRequest(
-            tenant, issuer, f"{issuer}/oauth2/{endpoint}", form, request.headers.get("authorization"), notes, notes.now
+            tenant,
+            issuer,
+            f"{issuer}/oauth2/{endpoint}",
+            form,
+            request.headers.get("authorization"),
+            notes,
+            notes.now,
         )
         answer = await _HANDLERS[endpoint](services, call)
     except OAuthError as exc:
@@ -179,7 +189,9 @@ class OAuthEndpoints:
         tenant_id, endpoint, template = matched
         scope["route_template"] = template
         services: Services = scope["app"].state.services
-        answer = await answer_oauth_request(services, RawRequest(scope, receive), tenant_id, endpoint, request_id_of(scope))
+        answer = await answer_oauth_request(
+            services, RawRequest(scope, receive), tenant_id, endpoint, request_id_of(scope)
+        )
         headers = [*answer.headers, (b"content-length", str(len(answer.body)).encode())]
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})

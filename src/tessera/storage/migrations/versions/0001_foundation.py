@@ -96,7 +96,12 @@ def upgrade() -> None:
     op.create_index("ix_used_assertions_expires_at", "used_assertions", ["expires_at"])
     op.create_table(
         "audit_events",
-        sa.Column("sequence", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column(
+            "sequence",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
         sa.Column("event_id", sa.String(32), nullable=False),
         sa.Column("occurred_at", sa.Double(), nullable=False),
         sa.Column("tenant_id", sa.String(64), nullable=False),
@@ -142,8 +147,16 @@ def _make_append_only(table: str) -> None:
 
 
 def downgrade() -> None:
-    for table in ("revisions", "audit_events", "used_assertions", "revoked_tokens", "signing_keys", "scopes",
-                  "clients", "tenants"):
+    for table in (
+        "revisions",
+        "audit_events",
+        "used_assertions",
+        "revoked_tokens",
+        "signing_keys",
+        "scopes",
+        "clients",
+        "tenants",
+    ):
         op.drop_table(table)
     if op.get_context().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS tessera_append_only()")
