@@ -52,8 +52,8 @@ class _Model(BaseModel):
 class ServerSettings(_Model):
     """The HTTP listener."""
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=0, le=65535)
+    host: str = Field(default="127.0.0.1", description="Address to listen on; 0.0.0.0 listens on every interface.")
+    port: int = Field(default=8000, ge=0, le=65535, description="TCP port to listen on (`tessera serve --port`).")
     public_url: str | None = Field(
         default=None, description="Base URL clients use to reach Tessera; default http://host:port."
     )
@@ -83,7 +83,7 @@ class StorageSettings(_Model):
         default=None,
         description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://... Default: SQLite in data_dir.",
     )
-    pool_size: int = Field(default=10, ge=1, le=200)
+    pool_size: int = Field(default=10, ge=1, le=200, description="Database connections each node keeps open.")
     schema_name: str | None = Field(
         default=None, description="PostgreSQL schema to keep Tessera's tables in (its search_path)."
     )
@@ -104,9 +104,12 @@ class StorageSettings(_Model):
     def _check_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://", "sqlite://", "postgresql://")):
+        for plain, driver in (("sqlite://", "sqlite+aiosqlite://"), ("postgresql://", "postgresql+asyncpg://")):
+            if value.startswith(plain):
+                return driver + value.removeprefix(plain)
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
-        return value.replace("sqlite://", "sqlite+aiosqlite://", 1).replace("postgresql://", "postgresql+asyncpg://", 1)
+        return value
 
 
 class KeySettings(_Model):
@@ -122,15 +125,21 @@ class KeySettings(_Model):
 class TokenSettings(_Model):
     """Lifetimes of what the token endpoint issues."""
 
-    access_token_lifetime: timedelta = Field(default=timedelta(minutes=15))
+    access_token_lifetime: timedelta = Field(
+        default=timedelta(minutes=15),
+        description="Default lifetime of access tokens; 30s to max_access_token_lifetime.",
+    )
     max_access_token_lifetime: timedelta = Field(
         default=timedelta(hours=24),
         description="Upper bound of every client's lifetime; retired keys stay published this long.",
     )
     assertion_max_lifetime: timedelta = Field(
-        default=timedelta(minutes=5), description="Longest private_key_jwt client assertion accepted."
+        default=timedelta(hours=1),
+        description="Longest-lived private_key_jwt client assertion accepted (Authlib signs for one hour).",
     )
-    clock_skew: timedelta = Field(default=timedelta(seconds=30))
+    clock_skew: timedelta = Field(
+        default=timedelta(seconds=30), description="Tolerance for the clocks of clients signing assertions."
+    )
 
     @model_validator(mode="after")
     def _check_bounds(self) -> TokenSettings:
@@ -140,15 +149,19 @@ class TokenSettings(_Model):
 
 
 class LogSettings(_Model):
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    format: Literal["json", "text"] = "json"
+    """What the server logs, on stderr."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Least severe level logged."
+    )
+    format: Literal["json", "text"] = Field(default="json", description="json: one object per line; text: for people.")
 
 
 class ScopeConfig(_Model):
     """A scope the tenant offers."""
 
-    name: str
-    description: str = ""
+    name: str = Field(description="The scope-token clients ask for (RFC 6749 §3.3).")
+    description: str = Field(default="", description="What the scope grants, for people.")
 
     @field_validator("name")
     @classmethod
@@ -161,20 +174,29 @@ class ScopeConfig(_Model):
 class ClientConfig(_Model):
     """An OAuth client declared in the configuration."""
 
-    client_id: str
-    name: str = ""
-    type: Literal["confidential", "public"] = "confidential"
-    auth_methods: list[ClientAuthMethod] = Field(default_factory=lambda: _DEFAULT_AUTH_METHODS.copy())
+    client_id: str = Field(description="1-128 characters of A-Z a-z 0-9 . _ ~ -, unique in the tenant.")
+    name: str = Field(default="", description="Display name.")
+    type: Literal["confidential", "public"] = Field(
+        default="confidential", description="confidential clients authenticate; public ones cannot keep a secret."
+    )
+    auth_methods: list[ClientAuthMethod] = Field(
+        default_factory=lambda: _DEFAULT_AUTH_METHODS.copy(),
+        description="How the client authenticates at the token endpoint; a public client uses none.",
+    )
     secret_hash: str | None = Field(
         default=None, description="sha256:<hex> of the secret; absent: one is generated and shown once."
     )
     jwks: dict[str, Any] | None = Field(default=None, description="Public keys for private_key_jwt.")
-    grant_types: list[GrantType] = Field(default_factory=lambda: _DEFAULT_GRANTS.copy())
+    grant_types: list[GrantType] = Field(
+        default_factory=lambda: _DEFAULT_GRANTS.copy(), description="Grants the client may use."
+    )
     scopes: list[str] = Field(default_factory=list, description="Scopes the client may be granted.")
     default_scopes: list[str] | None = Field(default=None, description="Granted when none is asked; default all.")
     audiences: list[str] = Field(default_factory=list, description="Resource indicators (RFC 8707) allowed.")
-    access_token_lifetime: timedelta | None = None
-    disabled: bool = False
+    access_token_lifetime: timedelta | None = Field(
+        default=None, description="Overrides tokens.access_token_lifetime for this client."
+    )
+    disabled: bool = Field(default=False, description="A disabled client cannot authenticate.")
 
     @field_validator("client_id")
     @classmethod
@@ -194,6 +216,8 @@ class ClientConfig(_Model):
     def _check_consistency(self) -> ClientConfig:
         if self.type == "public" and any(m != "none" for m in self.auth_methods):
             raise ValueError("a public client authenticates with 'none' only")
+        if self.type == "public" and self.secret_hash is not None:
+            raise ValueError("a public client has no secret; remove secret_hash")
         if self.type == "confidential" and "none" in self.auth_methods:
             raise ValueError("a confidential client cannot use auth method 'none'")
         if "private_key_jwt" in self.auth_methods and not self.jwks:
@@ -214,14 +238,18 @@ class ClientConfig(_Model):
 class TenantConfig(_Model):
     """A tenant: its own issuer, keys, clients and (later) users and roles."""
 
-    id: str
-    name: str = ""
+    id: str = Field(description="Lower-case slug (a-z, 0-9, -), at most 64 characters; in URLs as /t/<id>.")
+    name: str = Field(default="", description="Display name; default: the id.")
     issuer: str | None = Field(default=None, description="Default: <public_url>/t/<id>.")
     account_id: str | None = Field(default=None, description="12-digit account id used in AWS ARNs.")
-    signing_alg: SigningAlgorithm | None = None
+    signing_alg: SigningAlgorithm | None = Field(
+        default=None, description="Algorithm of new keys; default keys.algorithm."
+    )
     default_audience: str | None = Field(default=None, description="aud of tokens asked without resource.")
-    scopes: list[ScopeConfig] = Field(default_factory=list)
-    clients: list[ClientConfig] = Field(default_factory=list)
+    scopes: list[ScopeConfig] = Field(
+        default_factory=list, description="Scopes the tenant offers ([[tenants.scopes]])."
+    )
+    clients: list[ClientConfig] = Field(default_factory=list, description="Declared clients ([[tenants.clients]]).")
 
     @field_validator("id")
     @classmethod
@@ -265,12 +293,15 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(default=Path(".tessera"), description="Embedded database, KEK and demo files.")
-    server: ServerSettings = Field(default_factory=ServerSettings)
-    storage: StorageSettings = Field(default_factory=StorageSettings)
-    keys: KeySettings = Field(default_factory=KeySettings)
-    tokens: TokenSettings = Field(default_factory=TokenSettings)
-    log: LogSettings = Field(default_factory=LogSettings)
-    tenants: list[TenantConfig] = Field(default_factory=lambda: [TenantConfig(id="default", name="Default")])
+    server: ServerSettings = Field(default_factory=ServerSettings, description="The HTTP listener.")
+    storage: StorageSettings = Field(default_factory=StorageSettings, description="Where durable state lives.")
+    keys: KeySettings = Field(default_factory=KeySettings, description="Signing keys and the KEK.")
+    tokens: TokenSettings = Field(default_factory=TokenSettings, description="Token lifetimes.")
+    log: LogSettings = Field(default_factory=LogSettings, description="Server logs.")
+    tenants: list[TenantConfig] = Field(
+        default_factory=lambda: [TenantConfig(id="default", name="Default")],
+        description="Declarative bootstrap, reconciled at start and by tessera apply ([[tenants]]).",
+    )
 
     @model_validator(mode="after")
     def _check_tenants(self) -> Settings:
@@ -353,7 +384,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     except ValidationError as exc:
         raise ConfigurationError(describe_validation_error(exc)) from None
     except (OSError, ValueError) as exc:  # TOML syntax errors are ValueErrors
-        raise ConfigurationError(f"cannot read configuration: {exc}") from None
+        source = _config_path_from_env()
+        where = f" {source}" if source is not None else ""
+        raise ConfigurationError(f"cannot read configuration{where}: {exc}") from None
     finally:
         if config_file is not None:
             if previous is None:
@@ -362,14 +395,47 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
                 os.environ["TESSERA_CONFIG"] = previous
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line per problem: ``key.path: message``."""
+def describe_validation_error(exc: ValidationError, what: str = "configuration") -> str:
+    """``invalid <what>: key.path: message`` (one line per problem when there are several).
+
+    List items appear as ``tenants[0].clients[1]``; a value that came from the environment names
+    its variable, since it wins over the file.
+    """
     lines = []
     for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"]) or "(root)"
+        key = _key_path(error["loc"])
         message = error["msg"].removeprefix("Value error, ")
-        lines.append(f"{key}: {message}")
-    return "invalid configuration:\n  " + "\n  ".join(lines)
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (not a Tessera setting)"
+        variable = _env_variable_for(error["loc"])
+        if variable is not None:
+            message += f" (set by {variable})"
+        lines.append(f"{key}: {message}" if key else message)
+    if len(lines) == 1:
+        return f"invalid {what}: {lines[0]}"
+    return f"invalid {what}:\n  " + "\n  ".join(lines)
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
+    return path
+
+
+def _env_variable_for(loc: tuple[int | str, ...]) -> str | None:
+    """The most specific ``TESSERA_...`` variable set for ``loc`` or one of its parents."""
+    names: list[str] = []
+    for part in loc:
+        if not isinstance(part, str):
+            break
+        names.append(part.upper())
+    while names:
+        variable = "TESSERA_" + "__".join(names)
+        if variable in os.environ:
+            return variable
+        names.pop()
+    return None
 
 
 __all__ = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 import socket
 import threading
@@ -85,12 +86,12 @@ class LiveServer:
 
     def url(self, path: str, tenant: str = "default") -> str:
         """``path`` under the tenant's issuer (``/oauth2/token`` → ``…/t/default/oauth2/token``)."""
-        if path.startswith("/t/") or path.startswith("/."):
+        if path.startswith("/t/"):
             return self.base_url + path
         return f"{self.base_url}/t/{tenant}{path}"
 
     def issuer(self, tenant: str = "default") -> str:
-        return f"{self.base_url}/t/{tenant}"
+        return f"{self.settings.server.public_url}/t/{tenant}"
 
     def watch(self, *values: str) -> None:
         self.watched.extend(v for v in values if v)
@@ -127,12 +128,14 @@ async def _as_coroutine(factory: Callable[[], Awaitable[T]]) -> T:
 
 
 def start_live_server(settings: Settings, backend: str, clock: Clock | None = None) -> LiveServer:
+    logging.getLogger("uvicorn.access").disabled = True  # as in production: Tessera writes its own access log
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     base_url = f"http://127.0.0.1:{port}"
+    public_url = settings.server.public_url or base_url  # nodes of one deployment share their public URL
     settings = settings.model_copy(
-        update={"server": settings.server.model_copy(update={"port": port, "public_url": base_url})}
+        update={"server": settings.server.model_copy(update={"port": port, "public_url": public_url})}
     )
     live = LiveServer(settings=settings, base_url=base_url, backend=backend)
     app = create_app(settings, clock=clock, on_generated_secrets=live.generated.extend)
