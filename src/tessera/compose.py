@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,8 @@ from tessera.settings import Settings
 from tessera.storage.migrate import current_revision, head_revision, upgrade
 from tessera.storage.sql.store import SqlStore, open_store
 
+log = logging.getLogger("tessera")
+
 
 @dataclass
 class Services:
@@ -45,15 +50,38 @@ class Services:
     introspection: IntrospectionEndpoint
     revocation: RevocationEndpoint
 
+    maintenance: asyncio.Task[None] | None = None
+
     async def start(self) -> None:
-        """Background work of a serving node: the audit writer and the change watcher."""
+        """Background work of a serving node: the audit writer, the change watcher, housekeeping."""
         await self.audit.start()
         await self.directory.start()
+        self.maintenance = asyncio.create_task(self._maintain_forever(), name="tessera-maintenance")
 
     async def close(self) -> None:
+        if self.maintenance is not None:
+            self.maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.maintenance
         await self.directory.stop()
         await self.audit.stop()
         await self.store.close()
+
+    async def maintain(self) -> None:
+        """Forget what has expired: denylist entries, one-time assertion ids, retired keys."""
+        now = self.clock.now()
+        await self.store.revocations.purge_expired(now)
+        await self.store.replays.purge_expired(now)
+        for tenant in await self.store.tenants.list():
+            await self.keys.expire(tenant.id)
+
+    async def _maintain_forever(self, every: float = 60.0) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.maintain()
+            except Exception:  # never let housekeeping take the node down
+                log.warning("maintenance failed", exc_info=True)
 
 
 def load_kek(settings: Settings, create: bool = False) -> KeyEncryptionKey:

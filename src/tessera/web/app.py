@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.datastructures import State
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from tessera.clock import Clock
 from tessera.compose import Services, open_services
@@ -29,7 +30,7 @@ def create_app(
     settings: Settings,
     clock: Clock | None = None,
     on_generated_secrets: SecretsCallback | None = None,
-) -> Starlette:
+) -> TesseraApp:
     """The application; the store is opened, migrated and reconciled when the server starts."""
 
     @asynccontextmanager
@@ -45,15 +46,28 @@ def create_app(
         finally:
             await services.close()
 
-    return Starlette(
+    pages = Starlette(
         routes=[*oauth2.routes(), *health.routes()],
-        middleware=[
-            Middleware(Observability, access_log_enabled=settings.server.access_log),
-            Middleware(oauth2.OAuthEndpoints),
-        ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
         lifespan=lifespan,
     )
+    # The hot endpoints sit in front of the framework; everything else is routed by Starlette.
+    return TesseraApp(pages, settings.server.access_log)
+
+
+class TesseraApp:
+    """The served ASGI callable: observability, then the lean OAuth endpoints, then Starlette."""
+
+    def __init__(self, pages: Starlette, access_log: bool) -> None:
+        self.pages = pages
+        self._app = Observability(oauth2.OAuthEndpoints(pages, pages.state), access_log_enabled=access_log)
+
+    @property
+    def state(self) -> State:
+        return self.pages.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -69,4 +83,4 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     return json_response({"error": "server_error", "request_id": request_id}, 500)
 
 
-__all__ = ["Services", "create_app"]
+__all__ = ["Services", "TesseraApp", "create_app"]

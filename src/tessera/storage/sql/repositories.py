@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ from tessera.domain.tenants import Tenant
 from tessera.errors import Conflict
 from tessera.settings import ClientConfig, ScopeConfig
 from tessera.storage.sql import tables as t
+from tessera.storage.sql.audit_appender import AuditAppender, appender_for, to_rows
 
 _TENANT_SPEC_FIELDS = ("issuer", "account_id", "signing_alg", "default_audience")
 
@@ -251,57 +251,21 @@ class SqlReplayStore(_Repository):
         return int(result.rowcount or 0)
 
 
-_AUDIT_COLUMNS = (
-    "event_id",
-    "occurred_at",
-    "tenant_id",
-    "action",
-    "result",
-    "actor",
-    "client_id",
-    "source_ip",
-    "reason",
-    "token_id",
-    "request_id",
-    "details",
-)
-_AUDIT_INSERT = {  # built from constants only
-    "sqlite": f"INSERT INTO audit_events ({', '.join(_AUDIT_COLUMNS)}) VALUES ({', '.join('?' * len(_AUDIT_COLUMNS))})",  # noqa: S608
-    "postgresql": f"INSERT INTO audit_events ({', '.join(_AUDIT_COLUMNS)}) "  # noqa: S608
-    f"VALUES ({', '.join(f'${i}' for i in range(1, len(_AUDIT_COLUMNS) + 1))})",
-}
-_JSON = json.JSONEncoder(separators=(",", ":"), default=str)
-
-
 class SqlAuditStore(_Repository):
+    def __init__(self, engine: AsyncEngine, clock_now: Any) -> None:
+        super().__init__(engine, clock_now)
+        self._appender: AuditAppender | None = None
+
     async def append(self, events: Sequence[AuditEvent]) -> None:
-        """One transaction per batch, through the driver itself: this runs for every token."""
-        rows = [
-            (
-                e.event_id,
-                e.occurred_at,
-                e.tenant_id,
-                e.action,
-                e.result,
-                e.actor,
-                e.client_id,
-                e.source_ip,
-                e.reason,
-                e.token_id,
-                e.request_id,
-                _JSON.encode(dict(e.details)),
-            )
-            for e in events
-        ]
-        async with self._engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            driver: Any = raw.driver_connection
-            if self._engine.dialect.name == "postgresql":
-                async with driver.transaction():
-                    await driver.executemany(_AUDIT_INSERT["postgresql"], rows)
-            else:
-                await driver.executemany(_AUDIT_INSERT["sqlite"], rows)
-                await driver.commit()
+        """One transaction per batch (see ``audit_appender``): this runs for every token."""
+        if self._appender is None:
+            self._appender = appender_for(self._engine)
+        await self._appender.append(to_rows(events))
+
+    async def close(self) -> None:
+        if self._appender is not None:
+            await self._appender.close()
+            self._appender = None
 
     async def search(self, query: AuditQuery) -> list[tuple[int, AuditEvent]]:
         table = t.audit_events

@@ -41,6 +41,7 @@ class SqlStore:
         return self.engine.dialect.name
 
     async def close(self) -> None:
+        await self.audit.close()
         await self.engine.dispose()
 
 

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -178,8 +179,8 @@ def match_endpoint(path: str) -> tuple[str, str, str] | None:
 class OAuthEndpoints:
     """ASGI layer answering the token, introspection and revocation endpoints; the rest goes on to ``app``."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, state: State) -> None:
+        self.app, self.state = app, state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         matched = match_endpoint(scope["path"]) if scope["type"] == "http" else None
@@ -188,7 +189,7 @@ class OAuthEndpoints:
             return
         tenant_id, endpoint, template = matched
         scope["route_template"] = template
-        services: Services = scope["app"].state.services
+        services: Services = self.state.services
         answer = await answer_oauth_request(
             services, RawRequest(scope, receive), tenant_id, endpoint, request_id_of(scope)
         )
