@@ -9,7 +9,6 @@ to change or delete one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +41,20 @@ class AuditAction(StrEnum):
     TENANT_UPDATE = "tenant.update"
     TENANT_DELETE = "tenant.delete"
     SCOPE_CHANGE = "scope.change"
+    USER_LOGIN = "user.login"
+    USER_CREATE = "user.create"
+    USER_UPDATE = "user.update"
+    USER_DELETE = "user.delete"
+    USER_PASSWORD_CHANGE = "user.password_change"
+    SESSION_CREATE = "session.create"
+    SESSION_REVOKE = "session.revoke"
+    CONSENT_GRANT = "consent.grant"
+    CONSENT_REVOKE = "consent.revoke"
+    AUTHORIZATION = "authorization"
+    REFRESH_TOKEN_REUSE = "refresh_token.reuse"
+    CODE_REUSE = "code.reuse"
+    LOGOUT = "logout"
+    BACKCHANNEL_LOGOUT = "backchannel_logout"
 
 
 ACTION_DOCS: Mapping[AuditAction, str] = {
@@ -63,6 +76,29 @@ ACTION_DOCS: Mapping[AuditAction, str] = {
     AuditAction.TENANT_UPDATE: "A tenant's attributes changed.",
     AuditAction.TENANT_DELETE: "A tenant was deleted.",
     AuditAction.SCOPE_CHANGE: "A tenant's offered scopes changed.",
+    AuditAction.USER_LOGIN: "A person tried to sign in with a password (actor: user:<username typed>; details: "
+    "user_id when known, retry_after when throttled). reason on failure: unknown_user, bad_password, no_password, "
+    "disabled, throttled, locked. The page shows the same message for all of them.",
+    AuditAction.USER_CREATE: "A user was created (details: user_id, username).",
+    AuditAction.USER_UPDATE: "A user's attributes changed, or the user was disabled or enabled (details: changed "
+    "fields; reason: password_rehash when a sign-in upgraded the stored hash to new argon2 parameters).",
+    AuditAction.USER_DELETE: "A user was deleted, with their sessions, consents and refresh tokens.",
+    AuditAction.USER_PASSWORD_CHANGE: "A user's password was set or changed (never the password or its hash).",
+    AuditAction.SESSION_CREATE: "A single sign-on session started after a sign-in (details: sid, user_id, amr).",
+    AuditAction.SESSION_REVOKE: "A session ended (reason: logout, admin, user_disabled, user_deleted, replaced; "
+    "details: sid, user_id, clients notified).",
+    AuditAction.CONSENT_GRANT: "A person allowed a client the listed scopes (details: scope).",
+    AuditAction.CONSENT_REVOKE: "A remembered consent was withdrawn (details: user_id).",
+    AuditAction.AUTHORIZATION: "/authorize answered: a code was issued (success; details: user_id, sid, scope, "
+    "prompt), or the request failed (reason = the OAuth error code: login_required, consent_required, "
+    "access_denied, invalid_request, invalid_redirect_uri, unknown_client, ...).",
+    AuditAction.REFRESH_TOKEN_REUSE: "A refresh token that had already been rotated was presented again: the whole "
+    "family and the access tokens issued from it were revoked (details: family_id, user_id, revoked tokens).",
+    AuditAction.CODE_REUSE: "An authorization code was presented a second time: the tokens issued from it were "
+    "revoked (details: user_id, revoked tokens).",
+    AuditAction.LOGOUT: "RP-initiated logout ended the person's session (details: sid, client that asked).",
+    AuditAction.BACKCHANNEL_LOGOUT: "A logout token was POSTed to a client's backchannel_logout_uri (success: 2xx; "
+    "failure reason: http_<status>, timeout, unreachable; details: sid, uri).",
 }
 
 
@@ -130,20 +166,21 @@ class AuditTrail:
         self._pending: list[tuple[AuditEvent, asyncio.Future[None]]] = []
         self._wakeup: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         if self._writer is None:
             self._wakeup = asyncio.Event()
+            self._stopping = False
             self._writer = asyncio.create_task(self._write_batches(), name="tessera-audit-writer")
 
     async def stop(self) -> None:
+        """Write every pending event (including a batch in flight), then end the writer."""
         writer, self._writer = self._writer, None
-        if writer is not None:
-            while self._pending:
-                await self._flush_once()
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+        if writer is not None and self._wakeup is not None:
+            self._stopping = True
+            self._wakeup.set()
+            await writer  # cancelling it mid-batch would leave that batch's waiters hanging
 
     async def record(self, *events: AuditEvent) -> None:
         """Persist ``events``; returns when they are committed. Raises ``AuditUnavailable``."""
@@ -159,8 +196,7 @@ class AuditTrail:
             self._pending.append((event, future))
             futures.append(future)
         self._wakeup.set()
-        for future in futures:
-            await future
+        await asyncio.gather(*futures)  # retrieves every future's exception, not only the first
 
     async def _write_batches(self) -> None:
         assert self._wakeup is not None
@@ -169,6 +205,8 @@ class AuditTrail:
             self._wakeup.clear()
             while self._pending:
                 await self._flush_once()
+            if self._stopping:
+                return
 
     async def _flush_once(self) -> None:
         batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]

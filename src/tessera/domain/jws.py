@@ -35,12 +35,16 @@ def b64url(data: bytes) -> bytes:
 
 
 def b64url_decode(data: str | bytes) -> bytes:
-    if isinstance(data, str):
-        data = data.encode("ascii")
+    """Strict, unpadded base64url (RFC 7515 §2): one spelling per value, so tokens are not malleable."""
     try:
-        return base64.urlsafe_b64decode(data + b"=" * (-len(data) % 4))
-    except (binascii.Error, ValueError) as exc:
+        if isinstance(data, str):
+            data = data.encode("ascii")
+        decoded = base64.urlsafe_b64decode(data + b"=" * (-len(data) % 4))
+    except (binascii.Error, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise MalformedJws("invalid base64url") from exc
+    if b64url(decoded) != data:  # padding, '+', '/', stray characters or non-zero trailing bits
+        raise MalformedJws("invalid base64url")
+    return decoded
 
 
 def encode_header(alg: str, kid: str, typ: str) -> bytes:

@@ -83,17 +83,18 @@ def extract_client_authentication(authorization: str | None, form: FormParams) -
 def _parse_basic(credentials: str) -> ClientAuthentication:
     try:
         decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
+        raw_id, colon, raw_secret = decoded.partition(":")
+        client_id, secret = _form_decode(raw_id), _form_decode(raw_secret)
+    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
         raise InvalidClient("malformed Basic credentials", reason="malformed_credentials") from None
-    raw_id, colon, raw_secret = decoded.partition(":")
     if not colon or not raw_id:
         raise InvalidClient("malformed Basic credentials", reason="malformed_credentials")
-    return ClientAuthentication("client_secret_basic", _form_decode(raw_id), secret=Secret(_form_decode(raw_secret)))
+    return ClientAuthentication("client_secret_basic", client_id, secret=Secret(secret))
 
 
 def _form_decode(text: str) -> str:
-    """RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64."""
-    return unquote_plus(text) if "%" in text or "+" in text else text
+    """RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64 (strict UTF-8, like the body)."""
+    return unquote_plus(text, errors="strict") if "%" in text or "+" in text else text
 
 
 def _parse_assertion(
@@ -155,7 +156,9 @@ async def authenticate_client(
     elif auth.method == "private_key_jwt":
         assert auth.assertion is not None
         claims = _verify_assertion(auth.assertion, client, policy, now)
-        first_use = await remember_once(tenant_id, f"{client.client_id}:{claims['jti']}", float(claims["exp"]))
+        # Remembered for as long as the assertion is accepted: exp plus the allowed clock skew.
+        until = float(claims["exp"]) + policy.clock_skew
+        first_use = await remember_once(tenant_id, f"{client.client_id}:{claims['jti']}", until)
         if not first_use:
             raise InvalidClient("client authentication failed", reason="assertion_replayed")
     return client

@@ -22,6 +22,7 @@ def authorization_server_metadata(
     urls: EndpointUrls, grant_types: Sequence[str], scopes: Sequence[str], signing_alg: str
 ) -> dict[str, Any]:
     auth_methods = list(METHODS)
+    assertion_algs = list(ASSERTION_ALGORITHMS)  # a copy: the allow-list itself must not leave this module
     return {
         "issuer": urls.issuer,
         "token_endpoint": urls.token,
@@ -32,11 +33,11 @@ def authorization_server_metadata(
         "response_types_supported": [],
         "scopes_supported": list(scopes),
         "token_endpoint_auth_methods_supported": auth_methods,
-        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "introspection_endpoint_auth_methods_supported": auth_methods,
-        "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "revocation_endpoint_auth_methods_supported": auth_methods,
-        "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "access_token_signing_alg_values_supported": [signing_alg],
         "service_documentation": "https://github.com/tessera-sts/tessera/tree/main/docs",
     }

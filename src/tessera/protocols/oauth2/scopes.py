@@ -26,7 +26,7 @@ def parse_scope(scope: str | None) -> tuple[str, ...]:
         return ()
     tokens = tuple(dict.fromkeys(t for t in scope.split(" ") if t))
     for token in tokens:
-        if not _SCOPE_TOKEN.match(token):
+        if not _SCOPE_TOKEN.fullmatch(token):
             raise InvalidScope("the scope parameter is malformed")
     return tokens
 
@@ -55,7 +55,7 @@ def resolve_scope_grant(
 
 def resolve_audiences(resources: Sequence[str], client: Client, default_audience: str) -> tuple[str, ...]:
     for resource in resources:
-        if not _ABSOLUTE_URI.match(resource):
+        if not _ABSOLUTE_URI.fullmatch(resource):
             raise InvalidTarget("resource must be an absolute URI without a fragment")
         if resource not in client.spec.audiences:
             raise InvalidTarget("the requested resource is not allowed for this client")
