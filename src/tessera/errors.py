@@ -28,7 +28,7 @@ class ProtocolError(TesseraError):
 
     def __init__(self, description: str = "", *, detail: str = "", reason: str = "") -> None:
         if not description.isascii():
-            raise ValueError("protocol error descriptions must be ASCII (RFC 6749 §5.2)")
+            raise ValueError("protocol error descriptions must be ASCII")
         super().__init__(description or self.code)
         self.description = description
         self.detail = detail  # for the server log only

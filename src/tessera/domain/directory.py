@@ -79,6 +79,8 @@ class Directory:
         return False
 
     async def start(self) -> None:
+        if self._watcher is not None:
+            return
         await self.refresh()
         self._watcher = asyncio.create_task(self._watch(), name="tessera-directory-watcher")
 

@@ -87,7 +87,7 @@ def split_compact(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, by
 def verify_signature(signing_input: bytes, signature: bytes, alg: str, key: PublicKey) -> bool:
     """True when ``signature`` is valid for ``signing_input`` under ``alg`` and ``key``."""
     try:
-        if alg == "ES256" and isinstance(key, ec.EllipticCurvePublicKey):
+        if alg == "ES256" and isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
             if len(signature) != 64:
                 return False
             der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))

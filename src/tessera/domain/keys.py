@@ -181,8 +181,8 @@ def plan_rotation(
             changes.updated.append(
                 replace(key, state=KeyState.RETIRED, retired_at=now, publish_until=now + max_token_lifetime)
             )
-    nexts = [k for k in keys if k.state == KeyState.NEXT]
-    if nexts:
+    nexts = sorted((k for k in keys if k.state == KeyState.NEXT), key=lambda k: k.created_at)
+    if nexts:  # the oldest published next key has been in relying parties' caches longest
         changes.updated.append(replace(nexts[0], state=KeyState.ACTIVE, activated_at=now))
     else:  # nothing was published ahead: the new key signs at once (only after a broken bootstrap)
         changes.added.append(new_stored_key(tenant_id, alg, kek, now, KeyState.ACTIVE))

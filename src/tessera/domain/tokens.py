@@ -49,10 +49,13 @@ class AccessTokens:
         lifetime: float,
         extra: dict[str, Any] | None = None,
     ) -> IssuedToken:
+        if not audiences:
+            raise ValueError("an access token needs an audience (RFC 9068 §2.2)")
         ring = await self._keyrings.keyring(tenant_id)
         now = int(self._clock.now())
         token_id = new_token_id()
-        claims: dict[str, Any] = {
+        claims: dict[str, Any] = dict(extra) if extra else {}
+        claims |= {
             "iss": issuer,
             "sub": subject,
             "aud": audiences[0] if len(audiences) == 1 else list(audiences),
@@ -63,8 +66,6 @@ class AccessTokens:
         }
         if scopes:
             claims["scope"] = " ".join(scopes)
-        if extra:
-            claims.update(extra)
         value = ring.signer.sign(claims, ACCESS_TOKEN_TYP)
         return IssuedToken(Secret(value), token_id, now, claims["exp"])
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import KeySet
 
 from tessera.domain.audit import AuditAction, AuditNotes
@@ -37,6 +38,7 @@ ASSERTION_ALGORITHMS = [
     "PS384",
     "PS512",
     "EdDSA",
+    "Ed25519",
 ]
 METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 
@@ -169,7 +171,9 @@ def _verify_assertion(assertion: Secret[str], client: Client, policy: AssertionP
         raise InvalidClient("client authentication failed", reason="no_client_keys")
     try:
         keys = KeySet.import_key_set(client.spec.jwks)  # type: ignore[arg-type]
-        token = jwt.decode(assertion.reveal(), keys, algorithms=ASSERTION_ALGORITHMS)
+        with warnings.catch_warnings():  # "EdDSA" is deprecated by RFC 9864 but still what clients send
+            warnings.filterwarnings("ignore", message="EdDSA is deprecated", category=SecurityWarning)
+            token = jwt.decode(assertion.reveal(), keys, algorithms=ASSERTION_ALGORITHMS)
     except (JoseError, ValueError, TypeError):
         raise InvalidClient("client authentication failed", reason="bad_assertion") from None
     claims: dict[str, Any] = dict(token.claims)

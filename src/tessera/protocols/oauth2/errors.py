@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from tessera.errors import ProtocolError
+
+
+_DESCRIPTION = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")  # RFC 6749 §5.2 error_description
 
 
 class OAuthError(ProtocolError):
@@ -10,6 +15,11 @@ class OAuthError(ProtocolError):
 
     code = "server_error"
     status = 400
+
+    def __init__(self, description: str = "", *, detail: str = "", reason: str = "") -> None:
+        if not _DESCRIPTION.fullmatch(description):
+            raise ValueError("OAuth error descriptions are printable ASCII without quote or backslash (RFC 6749 5.2)")
+        super().__init__(description, detail=detail, reason=reason)
 
 
 class InvalidRequest(OAuthError):

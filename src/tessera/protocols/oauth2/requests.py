@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
@@ -85,7 +86,8 @@ def _decode(text: str) -> str:
 
 
 def _ascii(text: str) -> str:
-    return text.encode("ascii", "replace").decode()[:64]
+    """A parameter name made safe for an error description (RFC 6749 §5.2 character set)."""
+    return re.sub(r"[^\x20\x21\x23-\x5b\x5d-\x7e]", "?", text)[:64]
 
 
 __all__ = ["FORM_CONTENT_TYPE", "FormParams", "is_form_content_type", "parse_form"]

@@ -44,7 +44,7 @@ class IntrospectionResponse:
     claims: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"active": True, **self.claims} if self.active else {"active": False}
+        return {**self.claims, "active": True} if self.active else {"active": False}
 
 
 __all__ = ["IntrospectionResponse", "TokenResponse"]
