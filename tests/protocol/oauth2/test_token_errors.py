@@ -84,7 +84,9 @@ def test_unsupported_grant_type(live_server: LiveServer, client: tuple[str, str]
 
 
 def test_grant_the_client_may_not_use(live_server: LiveServer) -> None:
-    client_id, secret = live_server.create_client(grant_types=["authorization_code"])
+    client_id, secret = live_server.create_client(
+        grant_types=["authorization_code"], redirect_uris=["https://app.example/callback"]
+    )
     response = post(live_server, {"grant_type": "client_credentials"}, auth=(client_id, secret))
     assert_error(response, 400, "unauthorized_client")
 
@@ -168,7 +170,12 @@ def test_unknown_tenant(live_server: LiveServer, client: tuple[str, str]) -> Non
 
 
 def test_public_client_cannot_use_client_credentials(live_server: LiveServer) -> None:
-    client_id, _ = live_server.create_client(type="public", auth_methods=["none"], grant_types=["authorization_code"])
+    client_id, _ = live_server.create_client(
+        type="public",
+        auth_methods=["none"],
+        grant_types=["authorization_code"],
+        redirect_uris=["https://app.example/callback"],
+    )
     response = post(live_server, {"grant_type": "client_credentials", "client_id": client_id})
     assert response.status_code in (400, 401)
     assert response.json()["error"] in ("unauthorized_client", "invalid_client")
