@@ -55,6 +55,29 @@ class AuditAction(StrEnum):
     CODE_REUSE = "code.reuse"
     LOGOUT = "logout"
     BACKCHANNEL_LOGOUT = "backchannel_logout"
+    STS_ASSUME_ROLE = "sts.assume_role"
+    STS_ASSUME_ROLE_WITH_WEB_IDENTITY = "sts.assume_role_with_web_identity"
+    STS_ASSUME_ROLE_WITH_SAML = "sts.assume_role_with_saml"
+    STS_GET_SESSION_TOKEN = "sts.get_session_token"
+    STS_GET_CALLER_IDENTITY = "sts.get_caller_identity"
+    STS_GET_ACCESS_KEY_INFO = "sts.get_access_key_info"
+    STS_DECODE_AUTHORIZATION_MESSAGE = "sts.decode_authorization_message"
+    STS_REQUEST = "sts.request"
+    STS_VERIFY = "sts.verify"
+    STS_KEY_CREATE = "sts_key.create"
+    STS_KEY_ROTATE = "sts_key.rotate"
+    STS_KEY_DELETE = "sts_key.delete"
+    AWS_KEY_CREATE = "aws_key.create"
+    AWS_KEY_DISABLE = "aws_key.disable"
+    AWS_KEY_ENABLE = "aws_key.enable"
+    AWS_KEY_DELETE = "aws_key.delete"
+    AWS_MFA_CREATE = "aws_mfa.create"
+    AWS_MFA_DELETE = "aws_mfa.delete"
+    AWS_DOCUMENT_CHANGE = "aws_document.change"
+    ROLE_CREATE = "role.create"
+    ROLE_UPDATE = "role.update"
+    ROLE_DELETE = "role.delete"
+    ROLE_REVOKE_SESSIONS = "role.revoke_sessions"
 
 
 ACTION_DOCS: Mapping[AuditAction, str] = {
@@ -99,6 +122,44 @@ ACTION_DOCS: Mapping[AuditAction, str] = {
     AuditAction.LOGOUT: "RP-initiated logout ended the person's session (details: sid, client that asked).",
     AuditAction.BACKCHANNEL_LOGOUT: "A logout token was POSTed to a client's backchannel_logout_uri (success: 2xx; "
     "failure reason: http_<status>, timeout, unreachable; details: sid, uri).",
+    AuditAction.STS_ASSUME_ROLE: "AssumeRole handed out temporary credentials, or refused to (reason = the AWS "
+    "error code; details: access_key_id of the caller and of the new credentials, principal, role_arn, "
+    "session_name, duration, source_identity, mfa, region, policy statement that decided).",
+    AuditAction.STS_ASSUME_ROLE_WITH_WEB_IDENTITY: "AssumeRoleWithWebIdentity (unsigned) exchanged a JWT for "
+    "temporary credentials, or refused to (details: provider, subject, audience, role_arn, session_name).",
+    AuditAction.STS_ASSUME_ROLE_WITH_SAML: "AssumeRoleWithSAML exchanged a signed SAML assertion for temporary "
+    "credentials, or refused to (details: provider, subject, issuer, role_arn, session_name).",
+    AuditAction.STS_GET_SESSION_TOKEN: "GetSessionToken handed out temporary credentials for a long-term key "
+    "(details: access_key_id, principal, mfa, duration).",
+    AuditAction.STS_GET_CALLER_IDENTITY: "GetCallerIdentity answered who signed the request (details: "
+    "access_key_id, principal).",
+    AuditAction.STS_GET_ACCESS_KEY_INFO: "GetAccessKeyInfo told the account of an access key id.",
+    AuditAction.STS_DECODE_AUTHORIZATION_MESSAGE: "DecodeAuthorizationMessage decoded an encoded denial, or "
+    "refused to (reason AccessDenied when the caller may not).",
+    AuditAction.STS_REQUEST: "An STS Query request failed before an action could be identified or authenticated "
+    "(reason = the AWS error code: MissingAuthenticationToken, SignatureDoesNotMatch, InvalidAction, ...; details: "
+    "action, access_key_id).",
+    AuditAction.STS_VERIFY: "A resource service asked /sts/verify to check a SigV4-signed request (client_id = the "
+    "service; details: access_key_id, principal, action, resource, allowed, decision reason; reason = the AWS "
+    "error code when the signature or credentials failed).",
+    AuditAction.STS_KEY_CREATE: "A session-token key was created (details: key_id).",
+    AuditAction.STS_KEY_ROTATE: "A session-token key was retired; it still opens the sessions it sealed.",
+    AuditAction.STS_KEY_DELETE: "A retired session-token key whose sessions have all expired was deleted.",
+    AuditAction.AWS_KEY_CREATE: "A long-term access key was created (details: access_key_id, principal; never "
+    "the secret).",
+    AuditAction.AWS_KEY_DISABLE: "A long-term access key was made Inactive (it and the sessions it made stop "
+    "working).",
+    AuditAction.AWS_KEY_ENABLE: "An Inactive access key was made Active again.",
+    AuditAction.AWS_KEY_DELETE: "A long-term access key was deleted.",
+    AuditAction.AWS_MFA_CREATE: "A virtual MFA device was registered for a user or service account.",
+    AuditAction.AWS_MFA_DELETE: "A virtual MFA device was deleted.",
+    AuditAction.AWS_DOCUMENT_CHANGE: "A managed policy or a trusted OIDC or SAML provider was created, updated or "
+    "deleted by the configuration (details: kind, name, change).",
+    AuditAction.ROLE_CREATE: "A role was created (details: role, role_id, path).",
+    AuditAction.ROLE_UPDATE: "A role's trust policy, permissions or attributes changed (details: fields).",
+    AuditAction.ROLE_DELETE: "A role was deleted; its sessions stop working.",
+    AuditAction.ROLE_REVOKE_SESSIONS: "Every session of the role issued before revoked_before is refused from "
+    "now on (on every node within storage.cache_refresh_seconds).",
 }
 
 
@@ -163,7 +224,7 @@ class AuditTrail:
     def __init__(self, sink: AuditSink, max_batch: int = 1000) -> None:
         self._sink = sink
         self._max_batch = max_batch
-        self._pending: list[tuple[AuditEvent, asyncio.Future[None]]] = []
+        self._pending: list[tuple[tuple[AuditEvent, ...], asyncio.Future[None]]] = []
         self._wakeup: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
         self._stopping = False
@@ -189,14 +250,10 @@ class AuditTrail:
         if self._writer is None or self._wakeup is None:
             await self._append(list(events))
             return
-        loop = asyncio.get_running_loop()
-        futures = []
-        for event in events:
-            future: asyncio.Future[None] = loop.create_future()
-            self._pending.append((event, future))
-            futures.append(future)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((events, future))  # one request's events are committed together
         self._wakeup.set()
-        await asyncio.gather(*futures)  # retrieves every future's exception, not only the first
+        await future
 
     async def _write_batches(self) -> None:
         assert self._wakeup is not None
@@ -209,9 +266,15 @@ class AuditTrail:
                 return
 
     async def _flush_once(self) -> None:
-        batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+        batch, size = [], 0
+        for item in self._pending:
+            if batch and size + len(item[0]) > self._max_batch:
+                break
+            batch.append(item)
+            size += len(item[0])
+        del self._pending[: len(batch)]
         try:
-            await self._append([event for event, _ in batch])
+            await self._append([event for events, _ in batch for event in events])
         except AuditUnavailable as exc:
             for _, future in batch:
                 if not future.done():

@@ -168,10 +168,10 @@ async def test_a_failed_batch_fails_every_waiter_and_the_next_batch_works(
 
 
 async def test_a_failure_reaches_a_record_of_several_events(sink: MemorySink, caplog: pytest.LogCaptureFixture) -> None:
-    """Every event's future is awaited, so no exception is left unretrieved."""
+    """A record's events travel together (even past max_batch); the failure is retrieved, never left dangling."""
     trail = AuditTrail(sink, max_batch=1)
     await trail.start()
-    sink.fail_next = 3
+    sink.fail_next = 1
     with pytest.raises(AuditUnavailable):
         await trail.record(_event(1), _event(2), _event(3))
     await trail.record(_event(4))
@@ -179,6 +179,14 @@ async def test_a_failure_reaches_a_record_of_several_events(sink: MemorySink, ca
     await trail.stop()
     gc.collect()  # an unretrieved exception is reported when its future is collected
     assert "exception was never retrieved" not in caplog.text
+
+
+async def test_the_events_of_one_record_are_committed_in_one_batch(sink: MemorySink) -> None:
+    trail = AuditTrail(sink, max_batch=2)
+    await trail.start()
+    await asyncio.gather(trail.record(_event(1), _event(2), _event(3)), trail.record(_event(4)))
+    assert [len(batch) for batch in sink.batches] == [3, 1]
+    await trail.stop()
 
 
 async def test_failure_of_one_batch_leaves_other_batches_alone(sink: MemorySink) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import unquote_plus
 
 from tessera.protocols.oauth2.errors import InvalidRequest
@@ -79,10 +80,19 @@ def _decode(text: str) -> str:
     """application/x-www-form-urlencoded decoding (WHATWG URL §5.1), strict about UTF-8."""
     if "%" not in text and "+" not in text:
         return text
+    if len(text) <= 128:
+        return _decode_short(text)  # scopes, grant types, resource URIs: the same few values over and over
+    return _decode_any(text)
+
+
+def _decode_any(text: str) -> str:
     try:
         return unquote_plus(text, errors="strict")
     except UnicodeDecodeError:
         raise InvalidRequest("a parameter is not valid UTF-8 after percent-decoding") from None
+
+
+_decode_short = lru_cache(maxsize=2048)(_decode_any)
 
 
 def _ascii(text: str) -> str:
