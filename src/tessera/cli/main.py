@@ -14,11 +14,14 @@ import click
 
 from tessera import __version__
 from tessera.cli.audit import audit
+from tessera.cli.aws import COMMANDS as AWS_COMMANDS
 from tessera.cli.bootstrap import apply, init, migrate
 from tessera.cli.clients import client
 from tessera.cli.context import Context
 from tessera.cli.keys import keys
 from tessera.cli.serve import serve
+from tessera.cli.sessions import consent, session
+from tessera.cli.users import user
 from tessera.errors import TesseraError
 from tessera.settings import DEFAULT_CONFIG_FILE
 
@@ -72,7 +75,12 @@ def docs(directory: Path, check: bool) -> None:
         click.echo(f"wrote {path}", err=True)
 
 
+IDENTITY_COMMANDS = (user, session, consent)
 for command in (init, serve, migrate, apply, client, keys, audit):
+    cli.add_command(command)
+for command in AWS_COMMANDS:
+    cli.add_command(command)
+for command in IDENTITY_COMMANDS:
     cli.add_command(command)
 
 

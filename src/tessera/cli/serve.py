@@ -1,0 +1,88 @@
+"""``tessera serve``: check everything that can be checked, then run the server."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from tessera import __version__
+from tessera.cli.context import Context, pass_ctx
+from tessera.cli.render import echo_generated_secrets, stderr_is_terminal
+from tessera.compose import Services
+from tessera.domain.reconcile import Applied, GeneratedSecret
+from tessera.settings import Settings
+
+
+@click.command()
+@click.option("--host", default=None, help="Override server.host.")
+@click.option("--port", default=None, type=click.IntRange(0, 65535), help="Override server.port.")
+@pass_ctx
+def serve(ctx: Context, host: str | None, port: int | None) -> None:
+    """Run the server (reconciling the configuration first, as every start does)."""
+    import uvicorn
+
+    from tessera.logs import configure_logging
+    from tessera.web.app import create_app
+
+    settings = _with_listener(ctx.settings, host, port)
+    ctx.override(settings)
+    _preflight(ctx, settings)
+    configure_logging(settings.log.level, settings.log.format)
+    _print_banner(settings)
+    app = create_app(settings, on_generated_secrets=_show_secrets)
+    uvicorn.run(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        lifespan="on",
+    )
+
+
+def _with_listener(settings: Settings, host: str | None, port: int | None) -> Settings:
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    if not overrides:
+        return settings
+    return settings.model_copy(update={"server": settings.server.model_copy(update=overrides)})
+
+
+def _preflight(ctx: Context, settings: Settings) -> None:
+    """KEK, store, schema and reconciliation, so that a mistake is one line here, not a traceback in uvicorn."""
+
+    async def work(services: Services) -> Applied:
+        return await services.reconciler.apply(settings)
+
+    applied = ctx.run(work)
+    if not applied.plan.is_empty():
+        click.echo(applied.plan.describe(), err=True)
+    _show_secrets(applied.secrets)
+
+
+def _show_secrets(secrets: Sequence[GeneratedSecret]) -> None:
+    echo_generated_secrets(secrets, reveal=stderr_is_terminal())
+
+
+def _print_banner(settings: Settings) -> None:
+    base = settings.server.base_url()
+    backend = settings.database_url().split("+")[0].split(":")[0]
+    click.echo(f"Tessera {__version__} serving on {base} (store: {backend})", err=True)
+    for tenant in settings.tenants:
+        issuer = settings.issuer_for(tenant)
+        click.echo(f"  tenant {tenant.id}: issuer {issuer}", err=True)
+        click.echo(f"    metadata  {issuer}/.well-known/oauth-authorization-server", err=True)
+        click.echo(f"    token     {issuer}/oauth2/token", err=True)
+        for client in tenant.clients:
+            click.echo(f"    client    {client.client_id} ({', '.join(client.grant_types)})", err=True)
+
+
+__all__ = ["serve"]
