@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from tessera.settings import Settings
-from tessera.storage.migrate import current_revision, head_revision, upgrade
+from tessera.storage.migrate import HEAD_REVISION, current_revision, head_revision, upgrade
 from tessera.storage.sql.store import open_store
 from tessera.storage.sql.tables import metadata
 
@@ -37,3 +37,7 @@ async def test_upgrade_head_then_autogenerate_finds_no_difference(make_settings:
         assert differences == []
     finally:
         await store.close()
+
+
+def test_the_fast_start_up_check_knows_the_real_head() -> None:
+    assert head_revision() == HEAD_REVISION

@@ -155,3 +155,12 @@ async def test_revision_counter(store: SqlStore) -> None:
     assert await store.revisions.bump() == start + 1
     assert await store.revisions.bump() == start + 2
     assert await store.revisions.current() == start + 2
+
+
+async def test_revoked_since_reads_unexpired_revocations_of_every_tenant(store: SqlStore) -> None:
+    now = time.time()
+    await store.revocations.revoke("alpha", "old", now + 60, now - 100)
+    await store.revocations.revoke("beta", "new", now + 60, now)
+    await store.revocations.revoke("alpha", "expired", now - 1, now)
+    assert await store.revocations.revoked_since(now - 10, now) == [("beta", "new", now + 60, now)]
+    assert {r[1] for r in await store.revocations.revoked_since(0, now)} == {"old", "new"}

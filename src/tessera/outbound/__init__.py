@@ -1,0 +1,1 @@
+"""Adapters for what Tessera sends out (HTTP callbacks to clients)."""
