@@ -66,7 +66,8 @@ class SessionClaims:
 
     ``session_policies`` are minified JSON texts. ``issued_at``, ``expires_at`` and
     ``generation`` let callers revoke, e.g., every session of a role issued before a time or
-    under an older generation counter.
+    under an older generation counter; ``parent_access_key_id`` lets them refuse the sessions
+    of a long-term key that was disabled or deleted.
     """
 
     tenant: str
@@ -86,6 +87,7 @@ class SessionClaims:
     mfa_authenticated: bool = False
     source_principal: str | None = None
     generation: int = 0
+    parent_access_key_id: str | None = None  # the long-term key the session descends from, if any
 
     def is_expired(self, now: float) -> bool:
         return now >= self.expires_at
@@ -191,6 +193,7 @@ def _encode_claims(claims: SessionClaims) -> bytes:
         "m": claims.mfa_authenticated,
         "sr": claims.source_principal,
         "g": claims.generation,
+        "pk": claims.parent_access_key_id,
     }
     body.update({name: value for name, value in optional.items() if value not in (None, [], {}, False, 0)})
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
@@ -223,6 +226,7 @@ def _decode_claims(data: bytes) -> SessionClaims:
             mfa_authenticated=_of_type(body.get("m", False), bool),
             source_principal=_optional_text(body.get("sr")),
             generation=_of_type(body.get("g", 0), int),
+            parent_access_key_id=_optional_text(body.get("pk")),
         )
     except (ValueError, TypeError, KeyError) as exc:
         raise InvalidClientTokenId(INVALID_TOKEN, detail="session token claims are malformed") from exc

@@ -130,14 +130,20 @@ def verify_signature(
     service: str = "sts",
     limits: SigV4Limits = _DEFAULT_LIMITS,
     allow_unsigned_payload: bool = False,
+    payload_hash: str | None = None,
 ) -> SignedRequestInfo:
     """Check scope, time and signature (AWS SigV4 docs, "Calculate the signature"); return ``info``.
 
-    Any region is accepted; the caller reads it from ``info.region``.
+    Any region is accepted; the caller reads it from ``info.region``. ``payload_hash`` is the
+    body's SHA-256 (hex) when the caller has the hash instead of the body (a resource service
+    forwarding a request to be verified); ``request.body`` is then ignored.
     """
     check_credential_scope(info, service=service)
     check_request_time(info, now, limits=limits)
-    payload_hash = _payload_hash(request, allow_unsigned_payload=allow_unsigned_payload)
+    if payload_hash is None:
+        payload_hash = _payload_hash(request, allow_unsigned_payload=allow_unsigned_payload)
+    else:
+        payload_hash = _declared_payload_hash(request, payload_hash, allow_unsigned_payload=allow_unsigned_payload)
     creq = canonical_request(request, info, payload_hash)
     key = derive_signing_key(secret_access_key, info.scope_date, info.region, info.service)
     expected = calculate_signature(key, string_to_sign(info, creq))
@@ -197,6 +203,13 @@ def _payload_hash(request: AwsRequest, *, allow_unsigned_payload: bool) -> str:
     if declared != actual:
         raise SignatureDoesNotMatch("The provided 'x-amz-content-sha256' header does not match what was computed.")
     return declared
+
+
+def _declared_payload_hash(request: AwsRequest, actual: str, *, allow_unsigned_payload: bool) -> str:
+    declared = request.single_header("x-amz-content-sha256")
+    if declared is None or declared == actual or (declared == UNSIGNED_PAYLOAD and allow_unsigned_payload):
+        return declared or actual
+    raise SignatureDoesNotMatch("The provided 'x-amz-content-sha256' header does not match what was computed.")
 
 
 # --- Canonicalisation -------------------------------------------------------------------------

@@ -1,0 +1,73 @@
+"""``SerialNumber`` + ``TokenCode``: a TOTP code (RFC 6238) from the caller's virtual MFA device.
+
+The device must belong to the principal that signed the request; a code is accepted in its
+30-second step or the neighbouring ones (clock drift of the phone) and only once: the (device,
+step) pair goes through the replay store, so a code read over someone's shoulder is spent.
+Failures are ``AccessDenied`` with AWS's texts. A valid code makes ``aws:MultiFactorAuthPresent``
+true for the decision and for the session it creates.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+import pyotp
+
+from tessera.protocols.awssts.callers import Caller
+from tessera.protocols.awssts.context import RememberOnce, StsDirectory, StsTenant
+from tessera.protocols.awssts.errors import AccessDenied
+from tessera.secret import Secret
+
+STEP_SECONDS = 30
+DRIFT_STEPS = 1
+INVALID_CODE = "MultiFactorAuthentication failed with invalid MFA one time pass code. "
+UNKNOWN_DEVICE = "MultiFactorAuthentication failed, unable to validate MFA code."
+
+
+def device_name(serial_number: str, account: str) -> str | None:
+    """``arn:aws:iam::<account>:mfa/<name>`` → ``name`` when it is this account's."""
+    prefix = f"arn:aws:iam::{account}:mfa/"
+    name = serial_number.removeprefix(prefix)
+    return name if name != serial_number and name else None
+
+
+async def verify_mfa(
+    caller: Caller,
+    serial_number: str | None,
+    token_code: Secret[str] | None,
+    tenant: StsTenant,
+    directory: StsDirectory,
+    remember_once: RememberOnce,
+    now: float,
+) -> bool:
+    """True when a valid code was given; False when none was; ``AccessDenied`` when one fails."""
+    if serial_number is None and token_code is None:
+        return False
+    if serial_number is None or token_code is None:
+        raise AccessDenied(UNKNOWN_DEVICE, reason="AccessDenied", detail="SerialNumber and TokenCode go together")
+    name = device_name(serial_number, tenant.account)
+    known = None if name is None else await directory.mfa_device(tenant.id, name)
+    if known is None or caller.is_session or known.device.principal_arn(tenant.account) != caller.arn:
+        raise AccessDenied(UNKNOWN_DEVICE, reason="AccessDenied", detail="unknown device or not the caller's")
+    step = matching_step(known.seed, token_code, now, known.device.digits)
+    if step is None:
+        raise AccessDenied(INVALID_CODE, reason="AccessDenied", detail="wrong TOTP code")
+    first = await remember_once(tenant.id, f"mfa:{known.device.name}:{step}", (step + DRIFT_STEPS + 2) * STEP_SECONDS)
+    if not first:
+        raise AccessDenied(INVALID_CODE, reason="AccessDenied", detail="TOTP code already used")
+    return True
+
+
+def matching_step(seed: Secret[str], code: Secret[str], now: float, digits: int = 6) -> int | None:
+    """The time step whose code equals ``code`` (this one or a neighbour), compared in constant time."""
+    totp = pyotp.TOTP(seed.reveal(), digits=digits, interval=STEP_SECONDS)
+    current = int(now) // STEP_SECONDS
+    found = None
+    for offset in range(-DRIFT_STEPS, DRIFT_STEPS + 1):
+        candidate = totp.at(int(now), counter_offset=offset)
+        if hmac.compare_digest(candidate.encode(), code.reveal().encode()) and found is None:
+            found = current + offset
+    return found
+
+
+__all__ = ["device_name", "matching_step", "verify_mfa"]
