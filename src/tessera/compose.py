@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from tessera.aws_services import AwsServices, build_aws_services
 from tessera.clock import Clock, SystemClock
 from tessera.domain.audit import AuditTrail
 from tessera.domain.client_registry import ClientRegistry
@@ -20,6 +21,7 @@ from tessera.domain.keys import KEK_BYTES, KeyEncryptionKey
 from tessera.domain.reconcile import Reconciler
 from tessera.domain.tokens import AccessTokens
 from tessera.errors import KeyEncryptionKeyError, TesseraError
+from tessera.identity_services import IdentityServices, build_identity_services
 from tessera.protocols.oauth2 import (
     ClientAuthenticator,
     IntrospectionEndpoint,
@@ -27,8 +29,9 @@ from tessera.protocols.oauth2 import (
     TokenEndpoint,
 )
 from tessera.protocols.oauth2.grants import ClientCredentialsGrant
+from tessera.protocols.oauth2.token_endpoint import GrantHandler
 from tessera.settings import Settings
-from tessera.storage.migrate import current_revision, head_revision, upgrade
+from tessera.storage.migrate import HEAD_REVISION, current_revision, upgrade
 from tessera.storage.sql.store import SqlStore, open_store
 
 log = logging.getLogger("tessera")
@@ -49,6 +52,8 @@ class Services:
     token_endpoint: TokenEndpoint
     introspection: IntrospectionEndpoint
     revocation: RevocationEndpoint
+    identity: IdentityServices
+    aws: AwsServices
 
     maintenance: asyncio.Task[None] | None = None
 
@@ -56,6 +61,7 @@ class Services:
         """Background work of a serving node: the audit writer, the change watcher, housekeeping."""
         await self.audit.start()
         await self.directory.start()
+        await self.aws.start()
         self.maintenance = asyncio.create_task(self._maintain_forever(), name="tessera-maintenance")
 
     async def close(self) -> None:
@@ -64,6 +70,8 @@ class Services:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.maintenance
         await self.directory.stop()
+        await self.aws.close()
+        await self.identity.close()
         await self.audit.stop()
         await self.store.close()
 
@@ -74,6 +82,8 @@ class Services:
         await self.store.replays.purge_expired(now)
         for tenant in await self.store.tenants.list():
             await self.keys.expire(tenant.id)
+        await self.identity.maintain(now)
+        await self.aws.maintain()
 
     async def _maintain_forever(self, every: float = 60.0) -> None:
         while True:
@@ -149,7 +159,15 @@ async def open_services(
         tokens.assertion_max_lifetime.total_seconds(),
         tokens.clock_skew.total_seconds(),
     )
-    grants = {"client_credentials": ClientCredentialsGrant(access_tokens, tokens.access_token_lifetime.total_seconds())}
+    grants: dict[str, GrantHandler] = {
+        "client_credentials": ClientCredentialsGrant(access_tokens, tokens.access_token_lifetime.total_seconds())
+    }
+    identity = build_identity_services(settings, store, directory, access_tokens, audit, clock)
+    grants.update(identity.grants)
+    reconciler = Reconciler(store, clients, keys, clock, audit)
+    reconciler.kinds.append(identity.users_reconciler)
+    aws = build_aws_services(settings, store, kek, directory, authenticator, audit, clock)
+    reconciler.kinds.extend(aws.reconcilers)
     return Services(
         settings=settings,
         clock=clock,
@@ -160,10 +178,12 @@ async def open_services(
         access_tokens=access_tokens,
         keys=keys,
         clients=clients,
-        reconciler=Reconciler(store, clients, keys, clock, audit),
+        reconciler=reconciler,
         token_endpoint=TokenEndpoint(authenticator, grants),
         introspection=IntrospectionEndpoint(authenticator, access_tokens, store.revocations),
-        revocation=RevocationEndpoint(authenticator, access_tokens, store.revocations),
+        revocation=RevocationEndpoint(authenticator, access_tokens, store.revocations, identity.refresh_grant),
+        identity=identity,
+        aws=aws,
     )
 
 
@@ -175,7 +195,7 @@ async def _prepare_schema(store: SqlStore, migrate: bool) -> None:
     if migrate:
         await upgrade(store.engine)
         return
-    current, head = await current_revision(store.engine), head_revision()
+    current, head = await current_revision(store.engine), HEAD_REVISION
     if current != head:
         raise SchemaOutOfDate(
             f"the store is at revision {current or 'none'}, the code needs {head}: run tessera migrate"

@@ -30,6 +30,7 @@ from pydantic_settings import (
 )
 
 from tessera.errors import ConfigurationError
+from tessera.settings_aws import TenantAwsConfig
 
 SigningAlgorithm = Literal["ES256", "RS256", "EdDSA"]
 ClientAuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
@@ -39,6 +40,7 @@ _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scope-token
 _SECRET_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
+_USERNAME = re.compile(r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]{0,126}[^\s\x00-\x1f\x7f])?$")
 
 DEFAULT_CONFIG_FILE = "tessera.toml"
 _DEFAULT_AUTH_METHODS: list[ClientAuthMethod] = ["client_secret_basic", "client_secret_post"]
@@ -68,7 +70,7 @@ class ServerSettings(_Model):
     def _check_public_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if not re.match(r"^https?://[^/?#]+(/[^?#]*)?$", value):
+        if not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", value):
             raise ValueError("must be an http(s) URL without query or fragment")
         return value.rstrip("/")
 
@@ -157,6 +159,89 @@ class LogSettings(_Model):
     format: Literal["json", "text"] = Field(default="json", description="json: one object per line; text: for people.")
 
 
+class SessionSettings(_Model):
+    """Single sign-on sessions: a server-side record referenced by a host-only cookie."""
+
+    idle_timeout: timedelta = Field(
+        default=timedelta(minutes=30), description="A session unused this long ends (the person signs in again)."
+    )
+    absolute_timeout: timedelta = Field(
+        default=timedelta(hours=10), description="A session ends this long after sign-in, however busy."
+    )
+    secure_cookies: bool | None = Field(
+        default=None, description="Mark cookies Secure; default: when server.public_url is https."
+    )
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> SessionSettings:
+        if not timedelta(minutes=1) <= self.idle_timeout <= self.absolute_timeout:
+            raise ValueError("idle_timeout must be between 1 minute and absolute_timeout")
+        return self
+
+
+class ThrottleSettings(_Model):
+    """Progressive delay, then a temporary lockout, after repeated sign-in failures."""
+
+    free_failures: int = Field(default=3, ge=0, le=1000, description="Failures allowed before any delay.")
+    lockout_failures: int = Field(default=10, ge=1, le=100_000, description="Failures that lock sign-in.")
+    base_delay: timedelta = Field(default=timedelta(seconds=1), description="First delay; doubles per failure.")
+    max_delay: timedelta = Field(default=timedelta(seconds=30), description="Longest delay between attempts.")
+    lockout_duration: timedelta = Field(default=timedelta(minutes=15), description="How long a lockout lasts.")
+    window: timedelta = Field(
+        default=timedelta(minutes=15), description="Failures older than this (since the last one) are forgotten."
+    )
+
+
+def _source_throttle() -> ThrottleSettings:
+    return ThrottleSettings(free_failures=20, lockout_failures=100)
+
+
+class LoginSettings(_Model):
+    """The sign-in page: password policy and hashing, throttling, the life of a pending sign-in."""
+
+    password_min_length: int = Field(default=12, ge=8, le=128, description="Shortest password accepted.")
+    reject_common_passwords: bool = Field(
+        default=True, description="Refuse passwords from the common-password list shipped with Tessera."
+    )
+    argon2_memory_kib: int = Field(
+        default=19_456, ge=7_168, le=4_194_304, description="argon2id memory (KiB); OWASP: 19456 with t=2."
+    )
+    argon2_time_cost: int = Field(default=2, ge=1, le=20, description="argon2id iterations.")
+    argon2_parallelism: int = Field(default=1, ge=1, le=16, description="argon2id lanes.")
+    interaction_lifetime: timedelta = Field(
+        default=timedelta(minutes=15), description="How long a sign-in or consent page stays usable."
+    )
+    account_throttle: ThrottleSettings = Field(
+        default_factory=ThrottleSettings, description="Per account (the username typed, known or not)."
+    )
+    source_throttle: ThrottleSettings = Field(default_factory=_source_throttle, description="Per source address.")
+
+
+class OidcSettings(_Model):
+    """Authorization codes, ID tokens, refresh tokens and back-channel logout."""
+
+    code_lifetime: timedelta = Field(
+        default=timedelta(seconds=60), description="Authorization codes are valid this long (at most 60 s)."
+    )
+    id_token_lifetime: timedelta = Field(default=timedelta(minutes=15), description="Lifetime of ID tokens.")
+    refresh_token_lifetime: timedelta = Field(
+        default=timedelta(hours=10),
+        description="Refresh tokens without offline_access; they also end with the SSO session.",
+    )
+    offline_refresh_token_lifetime: timedelta = Field(
+        default=timedelta(days=30), description="Refresh tokens granted offline_access (they outlive the session)."
+    )
+    backchannel_logout_timeout: timedelta = Field(
+        default=timedelta(seconds=3), description="How long a back-channel logout POST may take."
+    )
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> OidcSettings:
+        if not timedelta(seconds=1) <= self.code_lifetime <= timedelta(seconds=60):
+            raise ValueError("code_lifetime must be between 1 and 60 seconds")
+        return self
+
+
 class ScopeConfig(_Model):
     """A scope the tenant offers."""
 
@@ -166,13 +251,18 @@ class ScopeConfig(_Model):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        if not _SCOPE_TOKEN.match(value):
+        if not _SCOPE_TOKEN.fullmatch(value):
             raise ValueError("is not a valid scope token (RFC 6749 §3.3)")
         return value
 
 
 class ClientConfig(_Model):
-    """An OAuth client declared in the configuration."""
+    """An OAuth client declared in the configuration.
+
+    A public client authenticates with `none` only, has no secret and cannot use client_credentials;
+    a confidential client cannot use `none`; private_key_jwt needs `jwks`; default_scopes must be a
+    subset of scopes, and when the tenant declares scopes, every scope must be one of them.
+    """
 
     client_id: str = Field(description="1-128 characters of A-Z a-z 0-9 . _ ~ -, unique in the tenant.")
     name: str = Field(default="", description="Display name.")
@@ -197,18 +287,40 @@ class ClientConfig(_Model):
         default=None, description="Overrides tokens.access_token_lifetime for this client."
     )
     disabled: bool = Field(default=False, description="A disabled client cannot authenticate.")
+    redirect_uris: list[str] = Field(
+        default_factory=list,
+        description="Where /authorize may send codes, matched exactly; https, except for loopback hosts.",
+    )
+    post_logout_redirect_uris: list[str] = Field(
+        default_factory=list, description="Where RP-initiated logout may send the person back, matched exactly."
+    )
+    require_pkce: bool = Field(
+        default=True,
+        description="Require PKCE (S256) at /authorize; only a legacy confidential client may turn it off.",
+    )
+    first_party: bool = Field(default=False, description="A first-party client skips the consent screen.")
+    subject_type: Literal["public", "pairwise"] = Field(
+        default="public", description="public: sub is the user id; pairwise: a different sub per sector."
+    )
+    sector_identifier: str | None = Field(
+        default=None, description="Pairwise sector (a host name); default: the host of the first redirect URI."
+    )
+    backchannel_logout_uri: str | None = Field(
+        default=None, description="Receives a signed logout token when a session the client is part of ends."
+    )
+    client_uri: str | None = Field(default=None, description="The client's home page, linked on the consent screen.")
 
     @field_validator("client_id")
     @classmethod
     def _check_client_id(cls, value: str) -> str:
-        if not _CLIENT_ID.match(value):
+        if not _CLIENT_ID.fullmatch(value):
             raise ValueError("must be 1-128 characters of A-Z a-z 0-9 . _ ~ -")
         return value
 
     @field_validator("secret_hash")
     @classmethod
     def _check_secret_hash(cls, value: str | None) -> str | None:
-        if value is not None and not _SECRET_HASH.match(value):
+        if value is not None and not _SECRET_HASH.fullmatch(value):
             raise ValueError("must look like sha256:<64 hex digits> (see tessera client hash-secret)")
         return value
 
@@ -225,14 +337,63 @@ class ClientConfig(_Model):
         if self.type == "public" and "client_credentials" in self.grant_types:
             raise ValueError("a public client cannot use the client_credentials grant")
         for scope in [*self.scopes, *(self.default_scopes or [])]:
-            if not _SCOPE_TOKEN.match(scope):
+            if not _SCOPE_TOKEN.fullmatch(scope):
                 raise ValueError(f"scope {scope!r} is not a valid scope token")
         if self.default_scopes is not None and not set(self.default_scopes) <= set(self.scopes):
             raise ValueError("default_scopes must be a subset of scopes")
         for audience in self.audiences:
             if not _is_absolute_uri(audience):
                 raise ValueError(f"audience {audience!r} must be an absolute URI without fragment")
+        self._check_interactive()
         return self
+
+    def _check_interactive(self) -> None:
+        """Redirect URIs and the options of clients that send people to /authorize."""
+        for uri in [*self.redirect_uris, *self.post_logout_redirect_uris]:
+            problem = _redirect_uri_problem(uri)
+            if problem:
+                raise ValueError(f"redirect URI {uri!r} {problem}")
+        if self.client_uri is not None and not re.fullmatch(r"https?://[^\s#]+", self.client_uri):
+            raise ValueError("client_uri must be an http(s) URL")
+        if self.backchannel_logout_uri is not None and _redirect_uri_problem(self.backchannel_logout_uri):
+            raise ValueError("backchannel_logout_uri " + _redirect_uri_problem(self.backchannel_logout_uri))
+        if "authorization_code" in self.grant_types and not self.redirect_uris:
+            raise ValueError("the authorization_code grant needs at least one redirect_uri")
+        if not self.require_pkce and self.type == "public":
+            raise ValueError("a public client must use PKCE (require_pkce = true)")
+        if self.subject_type == "pairwise" and self.sector_identifier is None and not self.redirect_uris:
+            raise ValueError("a pairwise client needs redirect_uris or a sector_identifier")
+        if self.sector_identifier is not None and not re.fullmatch(r"[A-Za-z0-9.-]{1,253}", self.sector_identifier):
+            raise ValueError("sector_identifier must be a host name")
+
+
+class UserConfig(_Model):
+    """A person declared in the configuration (``[[tenants.users]]``); the password only as an argon2 hash."""
+
+    username: str = Field(description="Sign-in name, unique in the tenant (case-insensitive), 1-128 characters.")
+    email: str | None = Field(default=None, description="E-mail address (the email claim).")
+    email_verified: bool = Field(default=False, description="Whether the address is known to be the person's.")
+    name: str = Field(default="", description="Display name (the name claim).")
+    groups: list[str] = Field(default_factory=list, description="Group names (the groups claim).")
+    attributes: dict[str, Any] = Field(default_factory=dict, description="Free-form claims, released with profile.")
+    disabled: bool = Field(default=False, description="A disabled user cannot sign in or refresh tokens.")
+    password_hash: str | None = Field(
+        default=None, description="argon2id hash ($argon2id$...; tessera user hash-password); absent: no password."
+    )
+
+    @field_validator("username")
+    @classmethod
+    def _check_username(cls, value: str) -> str:
+        if not _USERNAME.fullmatch(value):
+            raise ValueError("must be 1-128 printable characters without spaces at either end")
+        return value
+
+    @field_validator("password_hash")
+    @classmethod
+    def _check_password_hash(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("$argon2id$"):
+            raise ValueError("must be an argon2id hash ($argon2id$...), never a plain password")
+        return value
 
 
 class TenantConfig(_Model):
@@ -246,15 +407,18 @@ class TenantConfig(_Model):
         default=None, description="Algorithm of new keys; default keys.algorithm."
     )
     default_audience: str | None = Field(default=None, description="aud of tokens asked without resource.")
-    scopes: list[ScopeConfig] = Field(
-        default_factory=list, description="Scopes the tenant offers ([[tenants.scopes]])."
+    scopes: list[ScopeConfig] = Field(default_factory=list)
+    clients: list[ClientConfig] = Field(default_factory=list)
+    users: list[UserConfig] = Field(default_factory=list, description="Declared users ([[tenants.users]]).")
+    logo_url: str | None = Field(default=None, description="Logo shown on the sign-in pages (https URL or path).")
+    aws: TenantAwsConfig = Field(
+        default_factory=TenantAwsConfig, description="The AWS-STS-compatible API ([tenants.aws])."
     )
-    clients: list[ClientConfig] = Field(default_factory=list, description="Declared clients ([[tenants.clients]]).")
 
     @field_validator("id")
     @classmethod
     def _check_id(cls, value: str) -> str:
-        if not _SLUG.match(value):
+        if not _SLUG.fullmatch(value):
             raise ValueError("must be a lower-case slug (a-z, 0-9, -), at most 64 characters")
         return value
 
@@ -268,13 +432,14 @@ class TenantConfig(_Model):
     @field_validator("issuer")
     @classmethod
     def _check_issuer(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/?#]+(/[^?#]*)?$", value):
+        if value is not None and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", value):
             raise ValueError("must be an http(s) URL without query or fragment (RFC 8414 §2)")
         return value.rstrip("/") if value else value
 
     @model_validator(mode="after")
     def _check_unique(self) -> TenantConfig:
         _require_unique([c.client_id for c in self.clients], "client_id")
+        _require_unique([u.username.casefold() for u in self.users], "username")
         _require_unique([s.name for s in self.scopes], "scope name")
         if self.scopes:
             offered = {s.name for s in self.scopes}
@@ -293,14 +458,17 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(default=Path(".tessera"), description="Embedded database, KEK and demo files.")
-    server: ServerSettings = Field(default_factory=ServerSettings, description="The HTTP listener.")
-    storage: StorageSettings = Field(default_factory=StorageSettings, description="Where durable state lives.")
-    keys: KeySettings = Field(default_factory=KeySettings, description="Signing keys and the KEK.")
-    tokens: TokenSettings = Field(default_factory=TokenSettings, description="Token lifetimes.")
-    log: LogSettings = Field(default_factory=LogSettings, description="Server logs.")
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    keys: KeySettings = Field(default_factory=KeySettings)
+    tokens: TokenSettings = Field(default_factory=TokenSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    sessions: SessionSettings = Field(default_factory=lambda: SessionSettings())
+    login: LoginSettings = Field(default_factory=lambda: LoginSettings())
+    oidc: OidcSettings = Field(default_factory=lambda: OidcSettings())
     tenants: list[TenantConfig] = Field(
         default_factory=lambda: [TenantConfig(id="default", name="Default")],
-        description="Declarative bootstrap, reconciled at start and by tessera apply ([[tenants]]).",
+        description="The declarative bootstrap: reconciled at every start and by tessera apply.",
     )
 
     @model_validator(mode="after")
@@ -365,8 +533,21 @@ def _require_unique(values: list[str], what: str) -> None:
         seen.add(value)
 
 
+def _redirect_uri_problem(uri: str) -> str:
+    """Why ``uri`` cannot be a redirect URI (empty when it can): absolute, no fragment, https unless loopback."""
+    match = re.fullmatch(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^#]*)", uri)
+    if match is None or "#" in uri or not match.group(2):
+        return "must be an absolute URI without a fragment"
+    scheme, authority = match.group(1).lower(), match.group(2)
+    host = authority.rsplit("@", 1)[-1]
+    host = host[1:].split("]")[0] if host.startswith("[") else host.split(":")[0]
+    if scheme == "http" and host not in ("localhost", "127.0.0.1", "::1") and not host.endswith(".localhost"):
+        return "must use https (http is allowed for localhost and loopback addresses only)"
+    return ""
+
+
 def _is_absolute_uri(value: str) -> bool:
-    return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:[^#\s]+$", value))
+    return bool(re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*:[^#\s]+", value))
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
@@ -445,13 +626,18 @@ __all__ = [
     "GrantType",
     "KeySettings",
     "LogSettings",
+    "LoginSettings",
+    "OidcSettings",
     "ScopeConfig",
     "ServerSettings",
+    "SessionSettings",
     "Settings",
     "SigningAlgorithm",
     "StorageSettings",
     "TenantConfig",
+    "ThrottleSettings",
     "TokenSettings",
+    "UserConfig",
     "describe_validation_error",
     "load_settings",
 ]

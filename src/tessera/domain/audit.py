@@ -147,8 +147,7 @@ ACTION_DOCS: Mapping[AuditAction, str] = {
     AuditAction.STS_KEY_DELETE: "A retired session-token key whose sessions have all expired was deleted.",
     AuditAction.AWS_KEY_CREATE: "A long-term access key was created (details: access_key_id, principal; never "
     "the secret).",
-    AuditAction.AWS_KEY_DISABLE: "A long-term access key was made Inactive (it and the sessions it made stop "
-    "working).",
+    AuditAction.AWS_KEY_DISABLE: "A long-term access key was made Inactive (it and the sessions it made stop working).",
     AuditAction.AWS_KEY_ENABLE: "An Inactive access key was made Active again.",
     AuditAction.AWS_KEY_DELETE: "A long-term access key was deleted.",
     AuditAction.AWS_MFA_CREATE: "A virtual MFA device was registered for a user or service account.",
@@ -266,7 +265,8 @@ class AuditTrail:
                 return
 
     async def _flush_once(self) -> None:
-        batch, size = [], 0
+        batch: list[tuple[tuple[AuditEvent, ...], asyncio.Future[None]]] = []
+        size = 0
         for item in self._pending:
             if batch and size + len(item[0]) > self._max_batch:
                 break

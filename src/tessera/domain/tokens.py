@@ -48,12 +48,14 @@ class AccessTokens:
         scopes: Sequence[str],
         lifetime: float,
         extra: dict[str, Any] | None = None,
+        token_id: str | None = None,
     ) -> IssuedToken:
+        """``token_id``: a jti chosen beforehand, so a grant can record it before the token is signed."""
         if not audiences:
             raise ValueError("an access token needs an audience (RFC 9068 §2.2)")
         ring = await self._keyrings.keyring(tenant_id)
         now = int(self._clock.now())
-        token_id = new_token_id()
+        token_id = token_id or new_token_id()
         claims: dict[str, Any] = dict(extra) if extra else {}
         claims |= {
             "iss": issuer,

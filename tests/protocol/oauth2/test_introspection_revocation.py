@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import base64
-import time
 import json
+import time
 from collections.abc import Callable
 
 import pytest
 import requests
-from support.live_server import LiveServer
 
+from support.live_server import LiveServer
 from tessera.clock import FixedClock
 
 pytestmark = pytest.mark.protocol
@@ -71,7 +71,8 @@ def test_garbage_tampered_and_unsigned_tokens_are_inactive(live_server: LiveServ
     claims["scope"] = "api:read api:write admin"
     tampered = f"{header}.{b64(claims)}.{signature}"
     unsigned = f"{b64({'alg': 'none', 'typ': 'at+jwt'})}.{b64(claims)}."
-    hs256 = f"{b64({'alg': 'HS256', 'typ': 'at+jwt', 'kid': json.loads(base64.urlsafe_b64decode(header + '=='))['kid']})}.{payload}.{signature}"
+    kid = json.loads(base64.urlsafe_b64decode(header + "=="))["kid"]
+    hs256 = f"{b64({'alg': 'HS256', 'typ': 'at+jwt', 'kid': kid})}.{payload}.{signature}"
     for bad in ("not-a-token", "a.b.c", tampered, unsigned, hs256, token + "x", ""):
         if bad:
             assert introspect(live_server, client, bad) == {"active": False}, bad

@@ -8,15 +8,17 @@ from collections.abc import Callable
 import jwt
 import pytest
 import requests
-from support.live_server import LiveServer
 
+from support.live_server import LiveServer
 from tessera.clock import FixedClock
 
 pytestmark = pytest.mark.protocol
 
 
 def token_for(live: LiveServer, client: tuple[str, str]) -> str:
-    response = requests.post(live.url("/oauth2/token"), auth=client, data={"grant_type": "client_credentials"}, timeout=5)
+    response = requests.post(
+        live.url("/oauth2/token"), auth=client, data={"grant_type": "client_credentials"}, timeout=5
+    )
     assert response.status_code == 200, response.text
     value: str = response.json()["access_token"]
     live.watch(value)
@@ -36,7 +38,9 @@ def jwks_kids(live: LiveServer) -> list[str]:
 
 def verify(live: LiveServer, token: str) -> dict[str, object]:
     key = jwt.PyJWKClient(live.url("/oauth2/jwks"), cache_jwk_set=False).get_signing_key_from_jwt(token)
-    claims: dict[str, object] = jwt.decode(token, key.key, algorithms=["ES256", "RS256", "EdDSA"], options={"verify_aud": False})
+    claims: dict[str, object] = jwt.decode(
+        token, key.key, algorithms=["ES256", "RS256", "EdDSA"], options={"verify_aud": False}
+    )
     return claims
 
 
@@ -88,7 +92,9 @@ def test_rs256_and_eddsa_tenants(start_server: Callable[..., LiveServer]) -> Non
     live.watch(ed_token)
     assert jwt.get_unverified_header(ed_token)["alg"] == "EdDSA"
     jwks = jwt.PyJWKClient(live.url("/oauth2/jwks", tenant="ed"))
-    jwt.decode(ed_token, jwks.get_signing_key_from_jwt(ed_token).key, algorithms=["EdDSA"], options={"verify_aud": False})
+    jwt.decode(
+        ed_token, jwks.get_signing_key_from_jwt(ed_token).key, algorithms=["EdDSA"], options={"verify_aud": False}
+    )
 
 
 def test_each_tenant_has_its_own_keys_and_issuer(start_server: Callable[..., LiveServer]) -> None:
@@ -119,7 +125,10 @@ def test_metadata_document(live_server: LiveServer) -> None:
             "private_key_jwt",
         }
         assert "none" not in meta["token_endpoint_auth_signing_alg_values_supported"]
-    assert requests.get(live_server.url("/.well-known/oauth-authorization-server", tenant="nope"), timeout=5).status_code == 404
+    assert (
+        requests.get(live_server.url("/.well-known/oauth-authorization-server", tenant="nope"), timeout=5).status_code
+        == 404
+    )
 
 
 def test_authlib_discovers_the_token_endpoint_from_metadata(live_server: LiveServer) -> None:

@@ -13,6 +13,7 @@ from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc.jwk import ECKey
+
 from support.live_server import LiveServer
 
 pytestmark = pytest.mark.protocol
@@ -26,7 +27,9 @@ def key() -> ec.EllipticCurvePrivateKey:
 
 
 def pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def register(live: LiveServer, key: ec.EllipticCurvePrivateKey) -> str:
@@ -40,7 +43,9 @@ def assertion(key: ec.EllipticCurvePrivateKey, client_id: str, audience: str, **
     now = int(time.time())
     claims = {"iss": client_id, "sub": client_id, "aud": audience, "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex}
     claims.update(overrides)
-    return jwt.encode({k: v for k, v in claims.items() if v is not None}, pem(key), algorithm="ES256", headers={"kid": "k1"})
+    return jwt.encode(
+        {k: v for k, v in claims.items() if v is not None}, pem(key), algorithm="ES256", headers={"kid": "k1"}
+    )
 
 
 def post_assertion(live: LiveServer, value: str) -> requests.Response:
@@ -86,7 +91,9 @@ def test_bad_assertions(live_server: LiveServer, key: ec.EllipticCurvePrivateKey
         assertion(key, client_id, url, jti=None),
         assertion(key, client_id, url, iss="intruder"),
         assertion(other_key, client_id, url),
-        jwt.encode({"iss": client_id, "sub": client_id, "aud": url, "exp": now + 60, "jti": "x"}, None, algorithm="none"),
+        jwt.encode(
+            {"iss": client_id, "sub": client_id, "aud": url, "exp": now + 60, "jti": "x"}, None, algorithm="none"
+        ),
     ]
     for value in bad:
         response = post_assertion(live_server, value)

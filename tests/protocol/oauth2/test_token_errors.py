@@ -6,6 +6,7 @@ import base64
 
 import pytest
 import requests
+
 from support.live_server import LiveServer
 
 pytestmark = pytest.mark.protocol
@@ -32,7 +33,9 @@ def client(live_server: LiveServer) -> tuple[str, str]:
     return live_server.create_client(audiences=["urn:api"])
 
 
-def test_wrong_secret_is_invalid_client_with_401_and_challenge(live_server: LiveServer, client: tuple[str, str]) -> None:
+def test_wrong_secret_is_invalid_client_with_401_and_challenge(
+    live_server: LiveServer, client: tuple[str, str]
+) -> None:
     response = post(live_server, {"grant_type": "client_credentials"}, auth=(client[0], "wrong-" + client[1]))
     assert_error(response, 401, "invalid_client")
     assert response.headers["www-authenticate"].startswith("Basic ")
@@ -69,7 +72,9 @@ def test_method_the_client_did_not_register(live_server: LiveServer) -> None:
 
 def test_disabled_client(live_server: LiveServer) -> None:
     client_id, secret = live_server.create_client(disabled=True)
-    assert_error(post(live_server, {"grant_type": "client_credentials"}, auth=(client_id, secret)), 401, "invalid_client")
+    assert_error(
+        post(live_server, {"grant_type": "client_credentials"}, auth=(client_id, secret)), 401, "invalid_client"
+    )
 
 
 def test_missing_grant_type(live_server: LiveServer, client: tuple[str, str]) -> None:
@@ -121,8 +126,14 @@ def test_wrong_content_types(live_server: LiveServer, client: tuple[str, str]) -
         live_server.url("/oauth2/token"), json={"grant_type": "client_credentials"}, auth=client, timeout=5
     )
     assert_error(response, 400, "invalid_request")
-    for content_type in ("text/plain", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded; charset=latin-1"):
-        response = post(live_server, "grant_type=client_credentials", auth=client, headers={"Content-Type": content_type})
+    for content_type in (
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencoded; charset=latin-1",
+    ):
+        response = post(
+            live_server, "grant_type=client_credentials", auth=client, headers={"Content-Type": content_type}
+        )
         assert_error(response, 400, "invalid_request")
     response = post(live_server, "grant_type=client_credentials", auth=client, headers={"Content-Type": ""})
     assert_error(response, 400, "invalid_request")
@@ -164,7 +175,10 @@ def test_parameters_in_the_query_string_are_ignored(live_server: LiveServer, cli
 
 def test_unknown_tenant(live_server: LiveServer, client: tuple[str, str]) -> None:
     response = requests.post(
-        live_server.url("/oauth2/token", tenant="nowhere"), auth=client, data={"grant_type": "client_credentials"}, timeout=5
+        live_server.url("/oauth2/token", tenant="nowhere"),
+        auth=client,
+        data={"grant_type": "client_credentials"},
+        timeout=5,
     )
     assert_error(response, 404, "invalid_request")
 

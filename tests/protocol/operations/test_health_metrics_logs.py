@@ -7,6 +7,7 @@ import time
 
 import pytest
 import requests
+
 from support.live_server import LiveServer
 
 pytestmark = pytest.mark.protocol
@@ -17,7 +18,10 @@ def test_health_and_readiness(live_server: LiveServer) -> None:
     assert (health.status_code, health.json()) == (200, {"status": "ok"})
     ready = requests.get(f"{live_server.base_url}/readyz", timeout=5)
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "store": {"sqlite": "sqlite", "postgresql": "postgresql"}[live_server.backend]}
+    assert ready.json() == {
+        "status": "ready",
+        "store": {"sqlite": "sqlite", "postgresql": "postgresql"}[live_server.backend],
+    }
 
 
 def test_metrics_count_requests_tokens_and_failures(live_server: LiveServer) -> None:
@@ -67,7 +71,9 @@ def wait_for_lines(log_watch, predicate, timeout: float = 5.0) -> list[dict[str,
 
 
 def test_a_hostile_request_id_is_replaced(live_server: LiveServer) -> None:
-    response = requests.get(f"{live_server.base_url}/healthz", headers={"X-Request-ID": "bad id\twith spaces"}, timeout=5)
+    response = requests.get(
+        f"{live_server.base_url}/healthz", headers={"X-Request-ID": "bad id\twith spaces"}, timeout=5
+    )
     assert response.headers["x-request-id"] != "bad id\twith spaces"
     assert len(response.headers["x-request-id"]) == 32
 

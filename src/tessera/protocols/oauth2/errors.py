@@ -6,7 +6,6 @@ import re
 
 from tessera.errors import ProtocolError
 
-
 _DESCRIPTION = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")  # RFC 6749 §5.2 error_description
 
 

@@ -222,6 +222,15 @@ class SqlRevocationStore(_Repository):
             return False
         return True
 
+    async def revoked_since(self, since: float, now: float) -> list[tuple[str, str, float, float]]:
+        table = t.revoked_tokens
+        query = select(table.c.tenant_id, table.c.token_id, table.c.expires_at, table.c.revoked_at).where(
+            and_(table.c.revoked_at >= since, table.c.expires_at > now)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(r.tenant_id, r.token_id, r.expires_at, r.revoked_at) for r in rows]
+
     async def is_revoked(self, tenant_id: str, token_id: str) -> bool:
         table = t.revoked_tokens
         query = select(table.c.token_id).where(and_(table.c.tenant_id == tenant_id, table.c.token_id == token_id))

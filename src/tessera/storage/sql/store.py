@@ -10,6 +10,24 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from tessera.storage.sql.aws_repositories import (
+    SqlAccessKeyStore,
+    SqlAwsDocumentStore,
+    SqlMfaDeviceStore,
+    SqlRoleStore,
+    SqlSessionKeyStore,
+)
+from tessera.storage.sql.identity_repositories import (
+    SqlCodeStore,
+    SqlConsentStore,
+    SqlInteractionStore,
+    SqlLoginFailureStore,
+    SqlRefreshTokenStore,
+    SqlSessionStore,
+    SqlSubjectStore,
+    SqlTenantSecretStore,
+    SqlUserStore,
+)
 from tessera.storage.sql.repositories import (
     SqlAuditStore,
     SqlClientStore,
@@ -35,6 +53,20 @@ class SqlStore:
         self.replays = SqlReplayStore(engine, now)
         self.audit = SqlAuditStore(engine, now)
         self.revisions = SqlRevisionStore(engine, now)
+        self.users = SqlUserStore(engine, now)
+        self.sessions = SqlSessionStore(engine, now)
+        self.interactions = SqlInteractionStore(engine, now)
+        self.consents = SqlConsentStore(engine, now)
+        self.codes = SqlCodeStore(engine, now)
+        self.refresh_tokens = SqlRefreshTokenStore(engine, now)
+        self.subjects = SqlSubjectStore(engine, now)
+        self.login_failures = SqlLoginFailureStore(engine, now)
+        self.tenant_secrets = SqlTenantSecretStore(engine, now)
+        self.aws_access_keys = SqlAccessKeyStore(engine, now)
+        self.aws_roles = SqlRoleStore(engine, now)
+        self.aws_session_keys = SqlSessionKeyStore(engine, now)
+        self.aws_mfa_devices = SqlMfaDeviceStore(engine, now)
+        self.aws_documents = SqlAwsDocumentStore(engine, now)
 
     @property
     def backend(self) -> str:
@@ -42,6 +74,7 @@ class SqlStore:
 
     async def close(self) -> None:
         await self.audit.close()
+        await self.refresh_tokens.close()
         await self.engine.dispose()
 
 

@@ -93,7 +93,7 @@ revoked_tokens = Table(
     _tenant_fk(),
     Column("token_id", String(128), primary_key=True),
     Column("expires_at", Double, nullable=False, index=True),
-    Column("revoked_at", Double, nullable=False),
+    Column("revoked_at", Double, nullable=False, index=True),
 )
 
 used_assertions = Table(
@@ -141,3 +141,8 @@ __all__ = [
     "tenants",
     "used_assertions",
 ]
+
+# Feature tables live in their own modules on the same ``metadata``; importing them here makes
+# ``metadata`` (Alembic's target, the migration test's reference) complete.
+from tessera.storage.sql import aws_tables as _aws_tables  # noqa: E402, F401
+from tessera.storage.sql import identity_tables as _identity_tables  # noqa: E402, F401

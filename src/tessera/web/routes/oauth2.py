@@ -219,6 +219,9 @@ async def metadata(request: Request) -> Response:
         scopes,
         tenant.signing_alg or services.settings.keys.algorithm,
     )
+    from tessera.web.routes.oidc import authorization_metadata  # the authorization endpoint (RFC 8414 §2)
+
+    document.update(authorization_metadata(services, tenant, issuer))
     return json_response(document, headers={"cache-control": "public, max-age=300"})
 
 

@@ -85,6 +85,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "token_id", name="pk_revoked_tokens"),
     )
     op.create_index("ix_revoked_tokens_expires_at", "revoked_tokens", ["expires_at"])
+    op.create_index("ix_revoked_tokens_revoked_at", "revoked_tokens", ["revoked_at"])
     op.create_table(
         "used_assertions",
         _tenant_id(),
