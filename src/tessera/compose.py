@@ -15,6 +15,7 @@ from tessera.aws_services import AwsServices, build_aws_services
 from tessera.clock import Clock, SystemClock
 from tessera.domain.audit import AuditTrail
 from tessera.domain.client_registry import ClientRegistry
+from tessera.domain.denylist import Denylist
 from tessera.domain.directory import Directory
 from tessera.domain.key_manager import KeyManager
 from tessera.domain.keys import KEK_BYTES, KeyEncryptionKey
@@ -45,6 +46,7 @@ class Services:
     kek: KeyEncryptionKey
     audit: AuditTrail
     directory: Directory
+    denylist: Denylist
     access_tokens: AccessTokens
     keys: KeyManager
     clients: ClientRegistry
@@ -61,6 +63,7 @@ class Services:
         """Background work of a serving node: the audit writer, the change watcher, housekeeping."""
         await self.audit.start()
         await self.directory.start()
+        await self.denylist.start(self.settings.storage.cache_refresh_seconds)
         await self.aws.start()
         self.maintenance = asyncio.create_task(self._maintain_forever(), name="tessera-maintenance")
 
@@ -70,6 +73,7 @@ class Services:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.maintenance
         await self.directory.stop()
+        await self.denylist.stop()
         await self.aws.close()
         await self.identity.close()
         await self.audit.stop()
@@ -78,7 +82,7 @@ class Services:
     async def maintain(self) -> None:
         """Forget what has expired: denylist entries, one-time assertion ids, retired keys."""
         now = self.clock.now()
-        await self.store.revocations.purge_expired(now)
+        await self.denylist.purge_expired(now)
         await self.store.replays.purge_expired(now)
         for tenant in await self.store.tenants.list():
             await self.keys.expire(tenant.id)
@@ -162,7 +166,8 @@ async def open_services(
     grants: dict[str, GrantHandler] = {
         "client_credentials": ClientCredentialsGrant(access_tokens, tokens.access_token_lifetime.total_seconds())
     }
-    identity = build_identity_services(settings, store, directory, access_tokens, audit, clock)
+    denylist = Denylist(store.revocations, clock)
+    identity = build_identity_services(settings, store, directory, access_tokens, audit, clock, denylist)
     grants.update(identity.grants)
     reconciler = Reconciler(store, clients, keys, clock, audit)
     reconciler.kinds.append(identity.users_reconciler)
@@ -180,8 +185,9 @@ async def open_services(
         clients=clients,
         reconciler=reconciler,
         token_endpoint=TokenEndpoint(authenticator, grants),
-        introspection=IntrospectionEndpoint(authenticator, access_tokens, store.revocations),
-        revocation=RevocationEndpoint(authenticator, access_tokens, store.revocations, identity.refresh_grant),
+        denylist=denylist,
+        introspection=IntrospectionEndpoint(authenticator, access_tokens, denylist),
+        revocation=RevocationEndpoint(authenticator, access_tokens, denylist, identity.refresh_grant),
         identity=identity,
         aws=aws,
     )

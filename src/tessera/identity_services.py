@@ -20,6 +20,7 @@ from tessera.domain.tokens import AccessTokens
 from tessera.domain.user_reconciler import UsersReconciler
 from tessera.domain.users import UserDirectory
 from tessera.outbound.http import HttpFormPoster
+from tessera.ports import RevocationStore
 from tessera.protocols.oauth2.grants import AuthorizationCodeGrant, RefreshTokenGrant, UserTokenLifetimes, UserTokens
 from tessera.protocols.oauth2.token_endpoint import GrantHandler
 from tessera.protocols.oidc.authorization_flow import AuthorizationFlow, FlowLifetimes
@@ -79,12 +80,13 @@ def build_identity_services(
     access_tokens: AccessTokens,
     audit: AuditTrail,
     clock: Clock,
+    revocations: RevocationStore,
 ) -> IdentityServices:
     login, oidc, sessions_cfg = settings.login, settings.oidc, settings.sessions
     hasher = PasswordHasher(login.argon2_memory_kib, login.argon2_time_cost, login.argon2_parallelism)
     policy = PasswordPolicy(login.password_min_length, login.reject_common_passwords)
     timeouts = SessionTimeouts(sessions_cfg.idle_timeout.total_seconds(), sessions_cfg.absolute_timeout.total_seconds())
-    sessions = SessionService(store.sessions, store.refresh_tokens, store.revocations, audit, clock, timeouts)
+    sessions = SessionService(store.sessions, store.refresh_tokens, revocations, audit, clock, timeouts)
     users = UserDirectory(store.users, hasher, policy, clock, sessions)
     subjects = SubjectIdentifiers(store.tenant_secrets, store.subjects)
     poster = HttpFormPoster()
@@ -104,7 +106,7 @@ def build_identity_services(
         refresh_token=oidc.refresh_token_lifetime.total_seconds(),
         offline_refresh_token=oidc.offline_refresh_token_lifetime.total_seconds(),
     )
-    tokens = UserTokens(access_tokens, directory, store.revocations, lifetimes)
+    tokens = UserTokens(access_tokens, directory, revocations, lifetimes)
     refresh_grant = RefreshTokenGrant(store.refresh_tokens, tokens)
     flow = AuthorizationFlow(
         directory,
@@ -137,7 +139,7 @@ def build_identity_services(
         sessions=sessions,
         subjects=subjects,
         flow=flow,
-        userinfo=UserinfoEndpoint(access_tokens, store.revocations, directory, store.users, subjects),
+        userinfo=UserinfoEndpoint(access_tokens, revocations, directory, store.users, subjects),
         backchannel=backchannel,
         refresh_grant=refresh_grant,
         users_reconciler=UsersReconciler(users, audit, clock),

@@ -8,6 +8,8 @@ expired, as they leave the store. Introspection and userinfo therefore never wai
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Protocol
 
@@ -32,6 +34,7 @@ class Denylist:
         self._records, self._clock = records, clock
         self._revoked: dict[tuple[str, str], float] = {}  # (tenant, token id) -> token expiry
         self._newest_seen: float | None = None
+        self._watcher: asyncio.Task[None] | None = None
 
     async def revoke(self, tenant_id: str, token_id: str, expires_at: float, now: float) -> bool:
         first = await self._records.revoke(tenant_id, token_id, expires_at, now)
@@ -40,6 +43,9 @@ class Denylist:
 
     async def is_revoked(self, tenant_id: str, token_id: str) -> bool:
         return (tenant_id, token_id) in self._revoked
+
+    async def revoked_since(self, since: float, now: float) -> list[tuple[str, str, float, float]]:
+        return await self._records.revoked_since(since, now)
 
     async def purge_expired(self, now: float) -> int:
         self._forget_expired(now)
@@ -58,6 +64,27 @@ class Denylist:
             self._newest_seen = now
         self._forget_expired(now)
         return len(rows)
+
+    async def start(self, every: float) -> None:
+        """Load every unexpired revocation, then keep refreshing in the background."""
+        if self._watcher is None:
+            await self.refresh()
+            self._watcher = asyncio.create_task(self._refresh_forever(every), name="tessera-denylist")
+
+    async def stop(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    async def _refresh_forever(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.refresh()
+            except Exception:  # the store may be briefly unreachable; keep the last known list
+                log.warning("could not refresh the denylist", exc_info=True)
 
     def __len__(self) -> int:
         return len(self._revoked)
