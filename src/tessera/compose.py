@@ -19,7 +19,7 @@ from tessera.domain.denylist import Denylist
 from tessera.domain.directory import Directory
 from tessera.domain.key_manager import KeyManager
 from tessera.domain.keys import KEK_BYTES, KeyEncryptionKey
-from tessera.domain.reconcile import Reconciler
+from tessera.domain.reconcile import Applied, Reconciler
 from tessera.domain.tokens import AccessTokens
 from tessera.errors import KeyEncryptionKeyError, TesseraError
 from tessera.identity_services import IdentityServices, build_identity_services
@@ -33,6 +33,7 @@ from tessera.protocols.oauth2.grants import ClientCredentialsGrant
 from tessera.protocols.oauth2.token_endpoint import GrantHandler
 from tessera.settings import Settings
 from tessera.storage.migrate import HEAD_REVISION, current_revision, upgrade
+from tessera.storage.sql.startup_lock import exclusive
 from tessera.storage.sql.store import SqlStore, open_store
 
 log = logging.getLogger("tessera")
@@ -78,6 +79,11 @@ class Services:
         await self.identity.close()
         await self.audit.stop()
         await self.store.close()
+
+    async def apply_configuration(self, settings: Settings | None = None, actor: str = "config") -> Applied:
+        """Reconcile the store with the configuration, one node or command at a time."""
+        async with exclusive(self.store.engine):
+            return await self.reconciler.apply(settings or self.settings, actor)
 
     async def maintain(self) -> None:
         """Forget what has expired: denylist entries, one-time assertion ids, retired keys."""
@@ -199,7 +205,8 @@ class SchemaOutOfDate(TesseraError):
 
 async def _prepare_schema(store: SqlStore, migrate: bool) -> None:
     if migrate:
-        await upgrade(store.engine)
+        async with exclusive(store.engine):
+            await upgrade(store.engine)
         return
     current, head = await current_revision(store.engine), HEAD_REVISION
     if current != head:

@@ -14,6 +14,7 @@ from tessera.compose import Services
 from tessera.domain.reconcile import Applied, Plan
 from tessera.settings import DEFAULT_CONFIG_FILE
 from tessera.storage.migrate import upgrade
+from tessera.storage.sql.startup_lock import exclusive
 from tessera.storage.sql.store import open_store
 
 
@@ -42,7 +43,7 @@ def init(ctx: Context, force: bool) -> None:
     new_kek = settings.keys.kek is None and not kek_path.exists()
 
     async def work(services: Services) -> Applied:
-        return await services.reconciler.apply(settings, ctx.actor)
+        return await services.apply_configuration(settings, ctx.actor)
 
     applied = ctx.run(work, create_kek=True)
     if new_kek:
@@ -64,7 +65,8 @@ def migrate(ctx: Context) -> None:
     async def main() -> tuple[str | None, str]:
         store = open_store(settings.database_url(), time.time, connect_args=settings.connect_args())
         try:
-            return await upgrade(store.engine)
+            async with exclusive(store.engine):
+                return await upgrade(store.engine)
         finally:
             await store.close()
 
@@ -92,7 +94,7 @@ def apply(ctx: Context, dry_run: bool) -> None:
         return
 
     async def work(services: Services) -> Applied:
-        return await services.reconciler.apply(settings, ctx.actor)
+        return await services.apply_configuration(settings, ctx.actor)
 
     applied = ctx.run(work)
     click.echo(applied.plan.describe())

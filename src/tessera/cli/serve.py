@@ -60,7 +60,7 @@ def _preflight(ctx: Context, settings: Settings) -> None:
     """KEK, store, schema and reconciliation, so that a mistake is one line here, not a traceback in uvicorn."""
 
     async def work(services: Services) -> Applied:
-        return await services.reconciler.apply(settings)
+        return await services.apply_configuration(settings)
 
     applied = ctx.run(work)
     if not applied.plan.is_empty():

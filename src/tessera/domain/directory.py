@@ -34,6 +34,8 @@ class Directory:
         self._tenants: dict[str, Tenant | None] = {}
         self._clients: dict[tuple[str, str], Client] = {}
         self._rings: dict[str, _CachedRing] = {}
+        self._loading_rings: dict[str, asyncio.Future[KeyRing]] = {}
+        self._generation = 0
         self._revision = -1
         self._watcher: asyncio.Task[None] | None = None
 
@@ -59,12 +61,22 @@ class Directory:
         now = self._clock.now()
         if cached is not None and now < cached.valid_until:
             return cached.ring
+        loading = self._loading_rings.get(tenant_id)
+        if loading is None:  # one load per tenant, however many requests arrive meanwhile
+            loading = asyncio.ensure_future(self._load_ring(tenant_id, now, self._generation))
+            self._loading_rings[tenant_id] = loading
+            loading.add_done_callback(lambda _: self._loading_rings.pop(tenant_id, None))
+        return await asyncio.shield(loading)
+
+    async def _load_ring(self, tenant_id: str, now: float, generation: int) -> KeyRing:
         keys = await self._store.keys.list(tenant_id)
         ring = KeyRing.build(keys, self._kek, now)
-        self._rings[tenant_id] = _CachedRing(ring, _valid_until(keys, now))
+        if generation == self._generation:  # not invalidated while loading
+            self._rings[tenant_id] = _CachedRing(ring, _valid_until(keys, now))
         return ring
 
     def invalidate(self) -> None:
+        self._generation += 1
         self._tenants.clear()
         self._clients.clear()
         self._rings.clear()

@@ -41,7 +41,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await open_services(settings, clock)
         try:
-            applied = await services.reconciler.apply(settings)
+            applied = await services.apply_configuration(settings)
             if applied.secrets and on_generated_secrets is not None:
                 on_generated_secrets(applied.secrets)
             await services.start()

@@ -180,3 +180,33 @@ async def test_start_and_stop(directory: Directory, store: FakeStore) -> None:
     await directory.stop()
     await directory.stop()
     assert store.tenants.reads == 1
+
+
+async def test_concurrent_requests_after_an_invalidation_load_the_key_ring_once() -> None:
+    import asyncio as _asyncio
+
+    from tessera.clock import FixedClock
+    from tessera.domain.directory import Directory
+    from tessera.domain.keys import KeyEncryptionKey, KeyState, new_stored_key
+
+    kek = KeyEncryptionKey(b"x" * 32)
+    key = new_stored_key("t", "ES256", kek, 1000.0, KeyState.ACTIVE)
+
+    class Keys:
+        calls = 0
+
+        async def list(self, tenant_id: str) -> list[object]:
+            Keys.calls += 1
+            await _asyncio.sleep(0.01)
+            return [key]
+
+    class Store:
+        keys = Keys()
+
+    directory = Directory(Store(), kek, FixedClock(1000.0))  # type: ignore[arg-type]
+    rings = await _asyncio.gather(*(directory.keyring("t") for _ in range(50)))
+    assert Keys.calls == 1
+    assert all(ring is rings[0] for ring in rings)
+    directory.invalidate()
+    await _asyncio.gather(*(directory.keyring("t") for _ in range(50)))
+    assert Keys.calls == 2
