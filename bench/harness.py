@@ -258,6 +258,16 @@ def top_consumers(cpu: int, window: float = 1.0, count: int = 3) -> list[tuple[f
     return sorted(used, reverse=True)[:count]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time used so far by ``pid`` (all its threads) and its children."""
+    ticks = 0
+    for p in (pid, *child_pids(pid)):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid: int, field: str = "VmRSS") -> int:
     """Resident set of ``pid`` plus its children (KiB); ``field`` = VmRSS or VmHWM (peak)."""
     total = 0

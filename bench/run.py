@@ -1,10 +1,12 @@
-"""Tessera's benchmark: token and introspection throughput on one server core, next to the HTTP floor and
-node-oidc-provider measured in the same run. Writes docs/benchmarks.md; raw results go to bench/results/.
+"""Tessera's benchmark: token, introspection, refresh, login and STS throughput on one server core, next
+to the HTTP floor and node-oidc-provider measured in the same run. Writes docs/benchmarks.md; raw
+results go to bench/results/.
 
     .venv/bin/python bench/run.py [--rounds 3] [--duration 10] [--quick]
     .venv/bin/python bench/run.py --report bench/results/<stamp>     # re-render the doc only
 
-See bench/README.md. Standard library only; the servers run from their own environments.
+See bench/README.md. Runs with Tessera's venv (its dev extras: httpx signs people in, botocore signs
+SigV4 requests); the servers run from their own environments.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import login_load
 import report
 import versions
-from harness import BenchError, Processes, pinned, rss_kib, wait_idle
+from harness import BenchError, Processes, cpu_seconds, pinned, rss_kib, wait_idle
 from load import Load, WrkResult, describe, run_wrk
 from scenarios import REFERENCES, Scenario, by_name
 from targets import (
+    PASSWORD,
     SECRET,
     Cpus,
     Paths,
@@ -36,9 +40,13 @@ from targets import (
     Postgres,
     TesseraNode,
     audit_counts,
+    audit_mark,
     check_ports_free,
+    create_aws_key,
     ensure_peers,
+    hash_password,
     hash_secret,
+    measure_password_check,
     new_kek,
     preflight,
     serve_command,
@@ -77,7 +85,7 @@ class Target:
 
     system: str
     server: str
-    prepare: Callable[[Load | None], Load]
+    prepare: Callable[[Load | None, int], Load]  # (the scenario's Tessera load, connections) -> this load
     node: TesseraNode | None = None
 
 
@@ -87,7 +95,7 @@ class Outcome:
     conns: int
     load: Load
     result: WrkResult
-    conditions: dict[str, float]
+    conditions: dict[str, float]  # idle wait before the run, server CPU during it
 
 
 @dataclass
@@ -119,7 +127,7 @@ class Bench:
 
     # --- set-up ----------------------------------------------------------------------------------
     def prepare_nodes(self) -> None:
-        secret_hash = hash_secret(self.paths, SECRET)
+        secret_hash, password_hash = hash_secret(self.paths, SECRET), hash_password(self.paths, PASSWORD)
         kek = new_kek()
         for offset, backend in enumerate(self.opts.backends):
             node = TesseraNode(backend, self.opts.base_port + offset, self.paths.work / backend)
@@ -129,7 +137,7 @@ class Bench:
                 node.storage_url, node.schema = self.pg.url, self.pg.create_schema()
                 self.results["pg_schemas"].append(node.schema)
                 self.log(f"created PostgreSQL schema {node.schema}")
-            write_config(node, secret_hash)
+            write_config(node, secret_hash, password_hash)
             self.nodes.append(node)
 
     def measure_startup(self) -> None:
@@ -143,6 +151,21 @@ class Bench:
                 self.results["startup"].append({"backend": node.backend, "kind": kind, "seconds": round(seconds, 3)})
                 self.log(f"start-up {node.name} ({kind} store): {seconds:.2f} s")
 
+    def provision(self) -> None:
+        """What the CLI creates on an initialised store: the AWS access key (shown once)."""
+        for node in self.nodes:
+            node.aws_key = create_aws_key(self.paths, node)
+            self.log(f"created AWS access key {node.aws_key.key_id} on {node.name}")
+
+    def password_check(self) -> None:
+        """argon2id verifications alone, on the server core, with the server's parameters (login only)."""
+        if not any(s.name == "login" for s in self.opts.scenarios):
+            return
+        self.idle("password check")
+        check = measure_password_check(self.paths, self.opts.cpus, self.nodes[0], 10 if self.opts.quick else 30)
+        self.results["password_check"] = check
+        self.log(f"password check: {check['cpu_ms_median']:.1f} ms CPU ({check['parameters']})")
+
     def start_servers(self) -> None:
         check_ports_free([n.port for n in self.nodes] + [self.peers.floor_port, *self._node_ports()])
         servers = self.results["servers"]
@@ -151,8 +174,6 @@ class Bench:
             servers[node.name] = serve_command(self.paths, self.opts.cpus, node)
             self.results["configs"][node.name] = node.config.read_text()
             self.log(f"started {node.name} pid {server.pid} in {seconds:.2f} s")
-            time.sleep(1.0)
-            self.results["memory"][node.name] = {"after_start_kib": rss_kib(server.pid)}
         needed = {REFERENCES[r].server for s in self.opts.scenarios for r in s.references}
         cpus, peers = self.opts.cpus, self.peers
         if "floor-starlette" in needed:
@@ -161,7 +182,9 @@ class Bench:
             servers["node-jwt"] = start_node(self.procs, self.paths, cpus, peers.node_jwt_port, "jwt")
         if "node-opaque" in needed:
             servers["node-opaque"] = start_node(self.procs, self.paths, cpus, peers.node_opaque_port, "opaque")
+        time.sleep(1.0)
         for server in self.procs.all():
+            self.results["memory"][server.name] = {"after_start_kib": rss_kib(server.pid)}
             self.log(f"running {server.name} pid {server.pid}")
 
     def _node_ports(self) -> list[int]:
@@ -169,7 +192,7 @@ class Bench:
 
     # --- targets ---------------------------------------------------------------------------------
     def targets(self, scenario: Scenario) -> list[Target]:
-        out = [Target(n.name, n.name, _tessera_prepare(scenario, n), n) for n in self.nodes]
+        out = [Target(n.name, n.name, partial(_tessera_prepare, scenario, n), n) for n in self.nodes]
         for name in scenario.references:
             ref = REFERENCES[name]
             out.append(Target(ref.name, ref.server, _reference_prepare(ref.prepare, self.peers)))
@@ -180,7 +203,7 @@ class Bench:
             mirror = None
             for node in self.nodes:
                 self._verified(f"{scenario.name}/{node.name}", partial(scenario.verify, self.paths, node))
-                mirror = scenario.prepare(node)
+                mirror = scenario.prepare(node, 1)
             assert mirror is not None
             for name in scenario.references:
                 check = partial(REFERENCES[name].verify, self.paths, self.peers, mirror)
@@ -192,16 +215,32 @@ class Bench:
         self.log(f"verified {label}: {output.splitlines()[0][:120] if output else ''}")
 
     # --- load ------------------------------------------------------------------------------------
-    def run_one(self, scenario: Scenario, target: Target, load: Load, conns: int, seconds: float) -> WrkResult:
+    def run_one(
+        self, scenario: Scenario, target: Target, load: Load, conns: int, seconds: float
+    ) -> tuple[WrkResult, float]:
+        """One run; its result and the CPU seconds the server used meanwhile (all its threads)."""
         self.procs.check_alive()
-        result = run_wrk(self.paths.lua, load, conns, seconds, self.opts.cpus.load)
+        pid = self.procs.get(target.server).pid
+        mark = audit_mark(target.node, self.pg) if target.node is not None else 0
+        cpu_before = cpu_seconds(pid)
+        if load.login is not None:
+            result = login_load.run_logins(load.login, conns, seconds)
+        else:
+            result = run_wrk(self.paths.lua, load, conns, seconds, self.opts.cpus.load)
+        cpu = cpu_seconds(pid) - cpu_before
         self.procs.check_alive()
         if target.node is not None:
-            key = f"{target.node.name}/{scenario.name}"
-            self.results["requests"][key] = self.results["requests"].get(key, 0) + result.requests
+            self._count_audit(f"{target.node.name}/{scenario.name}", result, audit_counts(target.node, self.pg, mark))
         if result.errors:
             self._loud_error(target, conns, result)
-        return result
+        return result, cpu
+
+    def _count_audit(self, key: str, result: WrkResult, written: dict[str, int]) -> None:
+        """The answers of a run and the audit rows written during it (every run, warm-up included)."""
+        self.results["requests"][key] = self.results["requests"].get(key, 0) + result.answered
+        rows = self.results["audit_runs"].setdefault(key, {})
+        for action, count in written.items():
+            rows[action] = rows.get(action, 0) + count
 
     def _loud_error(self, target: Target, conns: int, result: WrkResult) -> None:
         message = (
@@ -217,34 +256,44 @@ class Bench:
         for target in self.targets(scenario):
             for count in conns:
                 conditions = self.idle(f"{label} {scenario.name} {target.system} c={count}")
-                load = target.prepare(mirror)
+                load = target.prepare(mirror, count)
                 mirror = mirror or load
-                result = self.run_one(scenario, target, load, count, seconds)
-                yield Outcome(target, count, load, result, conditions)
+                result, cpu = self.run_one(scenario, target, load, count, seconds)
+                yield Outcome(target, count, load, result, {**conditions, "server_cpu_s": round(cpu, 2)})
+
+    def conns_of(self, scenario: Scenario) -> tuple[int, ...]:
+        return scenario.conns or self.opts.conns
 
     def warm_up(self) -> None:
         if self.opts.warmup <= 0:
             return
         for scenario in self.opts.scenarios:
-            for out in self.sweep(scenario, (max(self.opts.conns),), self.opts.warmup, "warm-up"):
-                self.log(f"warm-up {scenario.name} {out.target.system}: {out.result.rps:,.0f} req/s")
+            for out in self.sweep(scenario, (max(self.conns_of(scenario)),), self.opts.warmup, "warm-up"):
+                self.log(f"warm-up {scenario.name} {out.target.system}: {out.result.rps:,.0f} {scenario.unit}")
 
     def run_rounds(self) -> None:
         for round_no in range(1, self.opts.rounds + 1):
             for scenario in self.opts.scenarios:
-                for out in self.sweep(scenario, self.opts.conns, self.opts.duration, f"round {round_no}"):
+                for out in self.sweep(scenario, self.conns_of(scenario), self.opts.duration, f"round {round_no}"):
                     self._record(round_no, scenario, out)
 
     def _record(self, round_no: int, scenario: Scenario, out: Outcome) -> None:
         result, system = out.result, out.target.system
         row = {"round": round_no, "scenario": scenario.name, "system": system, "conns": out.conns}
         self.results["runs"].append({**row, **result.as_dict(), **out.conditions})
-        command = describe(self.paths.lua, out.load, out.conns, self.opts.duration, self.opts.cpus.load)
-        self.results["commands"][f"{scenario.name}/{system}"] = command
+        self.results["commands"][f"{scenario.name}/{system}"] = self._command(out)
+        cpu_ms = 1000 * out.conditions["server_cpu_s"] / max(result.answered, 1)
         self.log(
-            f"round {round_no} {scenario.name} {system} c={out.conns}: {result.rps:,.0f} req/s "
-            f"p50 {result.p50_ms:.1f} ms p99 {result.p99_ms:.1f} ms errors {result.errors}"
+            f"round {round_no} {scenario.name} {system} c={out.conns}: {result.rps:,.1f} {scenario.unit} "
+            f"p50 {result.p50_ms:.1f} ms p99 {result.p99_ms:.1f} ms errors {result.errors} "
+            f"server CPU {cpu_ms:.2f} ms per answer"
         )
+
+    def _command(self, out: Outcome) -> str:
+        cpu, seconds = self.opts.cpus.load, self.opts.duration
+        if out.load.login is not None:
+            return login_load.command(out.load.login.issuer, out.conns, seconds, cpu)
+        return describe(self.paths.lua, out.load, out.conns, seconds, cpu)
 
     # --- after the runs --------------------------------------------------------------------------
     def audit_before(self) -> None:
@@ -260,15 +309,16 @@ class Bench:
             self.results["audit"][node.name]["after"] = audit_counts(node, self.pg)
         for server in self.procs.all():
             if not server.name.startswith("tessera-"):
-                self.results["memory"][server.name] = {"after_runs_kib": rss_kib(server.pid)}
+                memory = self.results["memory"].setdefault(server.name, {})
+                memory.update(after_runs_kib=rss_kib(server.pid), peak_kib=rss_kib(server.pid, "VmHWM"))
 
 
-def _tessera_prepare(scenario: Scenario, node: TesseraNode) -> Callable[[Load | None], Load]:
-    return lambda _mirror: scenario.prepare(node)
+def _tessera_prepare(scenario: Scenario, node: TesseraNode, _mirror: Load | None, conns: int) -> Load:
+    return scenario.prepare(node, conns)
 
 
-def _reference_prepare(prepare: Callable[[Peers, Load], Load], peers: Peers) -> Callable[[Load | None], Load]:
-    def run(mirror: Load | None) -> Load:
+def _reference_prepare(prepare: Callable[[Peers, Load], Load], peers: Peers) -> Callable[[Load | None, int], Load]:
+    def run(mirror: Load | None, _conns: int) -> Load:
         if mirror is None:
             raise BenchError("a reference needs the scenario's Tessera request first")
         return prepare(peers, mirror)
@@ -351,6 +401,7 @@ def new_results(opts: Options, argv: list[str]) -> dict[str, Any]:
         "startup": [],
         "memory": {},
         "audit": {},
+        "audit_runs": {},
         "requests": {},
         "verification": {},
         "commands": {},
@@ -369,6 +420,8 @@ def execute(bench: Bench) -> None:
     bench.results["machine"] = versions.machine()
     bench.prepare_nodes()
     bench.measure_startup()
+    bench.provision()
+    bench.password_check()
     bench.start_servers()
     bench.verify()
     bench.audit_before()

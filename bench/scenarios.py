@@ -1,12 +1,14 @@
 """What the benchmark measures: one ``Scenario`` per Tessera endpoint, compared with ``Reference`` servers.
 
-A scenario is a name, a ``prepare`` function building the request wrk repeats against a Tessera node
-(fetching a token first if it needs one), a ``verify`` function proving the node really does the work
-before it is loaded, and the names of the references it is compared with. Adding a scenario (refresh
-grants, logins, AssumeRole, SigV4...) is one function pair and one entry in ``SCENARIOS``.
+A scenario is a name, a ``prepare`` function building the load of one run against a Tessera node
+(fetching tokens, minting a pool of refresh tokens, signing a request... first), a ``verify``
+function proving the node really does the work before it is loaded, the names of the references it
+is compared with, and the audit events each answer must leave. Adding a scenario is one function
+pair and one entry in ``SCENARIOS``.
 
-``prepare`` is called right before every run, so tokens are always fresh; ``verify`` once, before
-the warm-up. Both return/raise; a failed verification stops the benchmark.
+``prepare`` is called right before every run (with its connection count), so tokens and signatures
+are always fresh; ``verify`` once, before the warm-up. Both return/raise; a failed verification
+stops the benchmark.
 """
 
 from __future__ import annotations
@@ -16,23 +18,43 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import signin
+import sigv4
 from harness import BenchError
-from load import Load, basic, form, send_once
-from targets import CLIENT_ID, PEER_CLIENT_ID, SCOPE, SECRET, Paths, Peers, TesseraNode
+from load import REFRESH_PREFIX, Load, basic, form, send_once
+from login_load import LOGIN_SCOPE
+from targets import (
+    CLIENT_ID,
+    PASSWORD,
+    PEER_CLIENT_ID,
+    REDIRECT_URI,
+    SCOPE,
+    SECRET,
+    USERNAME,
+    WEB_CLIENT_ID,
+    AwsKey,
+    Paths,
+    Peers,
+    TesseraNode,
+)
 
 TESSERA_AUTH = basic(CLIENT_ID, SECRET)
+WEB_AUTH = basic(WEB_CLIENT_ID, SECRET)
 PEER_AUTH = basic(PEER_CLIENT_ID, SECRET)
 CC_BODY = form(grant_type="client_credentials", scope=SCOPE)
+POOL_PER_CONNECTION = 2  # refresh tokens per connection: the pool never runs dry while answers succeed
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
     summary: str
-    prepare: Callable[[TesseraNode], Load]
+    prepare: Callable[[TesseraNode, int], Load]  # (node, connections) -> the load of one run
     verify: Callable[[Paths, TesseraNode], str]
     references: tuple[str, ...]
-    audit_action: str  # the audit event every request of this scenario must leave in the store
+    audit_actions: tuple[str, ...]  # the audit events every answer of this scenario must leave in the store
+    conns: tuple[int, ...] | None = None  # connection counts; None: the run's (--conns)
+    unit: str = "req/s"  # what one answer is, as a rate
 
 
 @dataclass(frozen=True)
@@ -78,8 +100,18 @@ def introspect_body(token: str) -> str:
     return form(token=token, token_type_hint="access_token")
 
 
+def login_flow(node: TesseraNode, scope: str) -> signin.LoginFlow:
+    return signin.LoginFlow(node.issuer, WEB_CLIENT_ID, REDIRECT_URI, scope, USERNAME, PASSWORD)
+
+
+def aws_key(node: TesseraNode) -> AwsKey:
+    if node.aws_key is None:
+        raise BenchError(f"{node.name} has no AWS access key (provisioning did not run)")
+    return node.aws_key
+
+
 # --- Tessera scenarios ----------------------------------------------------------------------------
-def client_credentials(node: TesseraNode) -> Load:
+def client_credentials(node: TesseraNode, _conns: int) -> Load:
     return Load(node.token_url, CC_BODY, TESSERA_AUTH)
 
 
@@ -87,15 +119,82 @@ def verify_client_credentials(paths: Paths, node: TesseraNode) -> str:
     return verify_jwt_grant(paths, node.token_url, CLIENT_ID, node.jwks_url)
 
 
-def introspection(node: TesseraNode) -> Load:
+def introspection(node: TesseraNode, _conns: int) -> Load:
     token = fetch_token(node.token_url, TESSERA_AUTH)
     return Load(node.introspect_url, introspect_body(token), TESSERA_AUTH)
 
 
 def verify_introspection_scenario(_paths: Paths, node: TesseraNode) -> str:
-    return verify_introspection(introspection(node), CLIENT_ID)
+    return verify_introspection(introspection(node, 1), CLIENT_ID)
 
 
+def refresh_load(scope: str) -> Callable[[TesseraNode, int], Load]:
+    """A pool of fresh refresh tokens (``scope``), two per connection, minted by signing in over HTTP."""
+
+    def prepare(node: TesseraNode, conns: int) -> Load:
+        pool = signin.refresh_tokens(login_flow(node, scope), SECRET, POOL_PER_CONNECTION * conns)
+        return Load(node.token_url, REFRESH_PREFIX + pool[0], WEB_AUTH, pool=tuple(pool))
+
+    return prepare
+
+
+def verify_refresh(scope: str) -> Callable[[Paths, TesseraNode], str]:
+    """A refresh answers a new refresh token; the old one, presented again, is refused (rotation)."""
+
+    def verify(_paths: Paths, node: TesseraNode) -> str:
+        (token,) = signin.refresh_tokens(login_flow(node, scope), SECRET, 1)
+        first = Load(node.token_url, REFRESH_PREFIX + token, WEB_AUTH)
+        status, data = send_once(first)
+        answer = json.loads(data) if status == 200 else {}
+        if not answer.get("access_token") or answer.get("refresh_token") in (None, token):
+            raise BenchError(f"{node.token_url}: refresh answered {status}: {data[:300]!r}")
+        if ("id_token" in answer) != ("openid" in scope.split()):
+            raise BenchError(f"{node.token_url}: refresh with scope {scope!r} answered keys {sorted(answer)}")
+        again, body = send_once(first)
+        if again != 400 or b"invalid_grant" not in body:
+            raise BenchError(f"{node.token_url}: a reused refresh token answered {again}: {body[:200]!r}")
+        return f"status 200 keys {sorted(answer)} scope {answer.get('scope')!r}; reused token: {again} invalid_grant"
+
+    return verify
+
+
+def login(node: TesseraNode, _conns: int) -> Load:
+    """The login generator's flow; ``body`` is a login form of the real size (for the floor)."""
+    flow = login_flow(node, LOGIN_SCOPE)
+    sample = form(**flow.login_body("i" * 43, "c" * 43))
+    return Load(f"{node.issuer}/login", sample, login=flow)
+
+
+def verify_login(_paths: Paths, node: TesseraNode) -> str:
+    code = signin.one_login(login_flow(node, LOGIN_SCOPE))
+    return f"GET /authorize 303, GET /login 200, POST /login 303 to {REDIRECT_URI}?code=<{len(code)} characters>"
+
+
+def assume_role(node: TesseraNode, _conns: int) -> Load:
+    return sigv4.signed(node.sts_url, sigv4.ASSUME_ROLE_BODY, aws_key(node))
+
+
+def verify_assume_role(_paths: Paths, node: TesseraNode) -> str:
+    return sigv4.check_assume_role(assume_role(node, 1))
+
+
+def caller_identity(node: TesseraNode, _conns: int) -> Load:
+    """GetCallerIdentity signed with temporary credentials of a fresh AssumeRole (one hour)."""
+    temporary = sigv4.assume_role(node.sts_url, aws_key(node))
+    return sigv4.signed(node.sts_url, sigv4.CALLER_IDENTITY_BODY, temporary)
+
+
+def verify_caller_identity(_paths: Paths, node: TesseraNode) -> str:
+    return sigv4.check_caller_identity(caller_identity(node, 1))
+
+
+REFRESH_SUMMARY = (
+    "`POST /t/default/oauth2/token`, `grant_type=refresh_token&refresh_token=<from the pool>`, HTTP Basic, "
+    "client `bench-web`; every answer rotates the token (a reused one revokes its family), so wrk runs "
+    "`bench/lua/refresh_pool.lua`: two live tokens per connection, each answer's successor goes back in the "
+    "pool. The pool is minted before each run by signing in over HTTP (one login, then `GET /authorize` "
+    "with the session cookie and a code exchange per token)"
+)
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "client-credentials",
@@ -104,7 +203,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         client_credentials,
         verify_client_credentials,
         ("floor-starlette", "node-es256-jwt"),
-        "token.issue",
+        ("client.authenticate", "token.issue"),
     ),
     Scenario(
         "introspection",
@@ -113,14 +212,69 @@ SCENARIOS: tuple[Scenario, ...] = (
         introspection,
         verify_introspection_scenario,
         ("floor-starlette", "node-introspect"),
-        "token.introspect",
+        ("client.authenticate", "token.introspect"),
+    ),
+    Scenario(
+        "refresh-token",
+        REFRESH_SUMMARY + "; scope `offline_access`: one ES256 signature per grant (the access token), "
+        "as client credentials",
+        refresh_load("offline_access"),
+        verify_refresh("offline_access"),
+        ("floor-starlette",),
+        ("client.authenticate", "token.issue"),
+    ),
+    Scenario(
+        "refresh-token-openid",
+        "the same with scope `openid offline_access`: two signatures per grant (access token and ID token)",
+        refresh_load("openid offline_access"),
+        verify_refresh("openid offline_access"),
+        ("floor-starlette",),
+        ("client.authenticate", "token.issue"),
+    ),
+    Scenario(
+        "login",
+        "a full sign-in with the password checked (argon2id, the server's defaults m=19456 KiB t=2 p=1): "
+        "`GET /t/default/oauth2/authorize` (303 to the sign-in page, sets `tessera_browser`), "
+        "`GET /t/default/login?interaction=H` (the form), `POST /t/default/login` "
+        "(`interaction`, `csrf_token`, `username`, `password`, `action=login`; 303 to the callback with a "
+        "`code`, not followed), a fresh cookie jar per login; driven by `bench/login_load.py` (httpx, "
+        "closed loop, one keep-alive connection per browser); the floor row is wrk sending a same-sized "
+        "form POST, for context",
+        login,
+        verify_login,
+        ("floor-starlette",),
+        ("user.login", "session.create", "authorization"),
+        conns=(4, 16),
+        unit="logins/s",
+    ),
+    Scenario(
+        "assume-role",
+        "`POST /t/default/sts`, `Action=AssumeRole&RoleArn=arn:aws:iam::123456789012:role/MyRole"
+        "&RoleSessionName=bench&Version=2011-06-15`, SigV4-signed by botocore with a long-term key "
+        "(`tessera aws-key create --service-account bench`), signed right before each run (wrk repeats it: "
+        "SigV4 allows that for 15 minutes); temporary credentials in STS XML",
+        assume_role,
+        verify_assume_role,
+        ("floor-starlette",),
+        ("sts.assume_role",),
+    ),
+    Scenario(
+        "get-caller-identity",
+        "SigV4 verification: `POST /t/default/sts`, `Action=GetCallerIdentity&Version=2011-06-15` signed with "
+        "the temporary credentials of an AssumeRole (`DurationSeconds=3600`, `X-Amz-Security-Token` signed): "
+        "the session token is opened (AES-256-GCM) and the signature checked",
+        caller_identity,
+        verify_caller_identity,
+        ("floor-starlette",),
+        ("sts.get_caller_identity",),
     ),
 )
 
 
 # --- references -----------------------------------------------------------------------------------
 def floor(peers: Peers, mirror: Load) -> Load:
-    return Load(f"{peers.floor}/token", mirror.body, mirror.authorization)
+    """The floor is sent the bytes Tessera gets (body and headers), as one constant request."""
+    return mirror.repeated_at(f"{peers.floor}/token")
 
 
 def verify_floor(_paths: Paths, peers: Peers, mirror: Load) -> str:
@@ -155,7 +309,8 @@ REFERENCES: dict[str, Reference] = {
             "floor-starlette",
             "floor-starlette",
             "the kit's minimal Starlette app (`request.form()`, constant JSON) on uvicorn, sent the very same "
-            "request (body and Authorization header) as Tessera",
+            "request (body and headers) as Tessera, as one constant request (a refresh request with one token "
+            "of the pool; a login form POST of the real size)",
             floor,
             verify_floor,
         ),

@@ -6,6 +6,7 @@ with ``taskset``; the references are started with the kit's own ``start.sh`` scr
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shlex
@@ -16,6 +17,7 @@ import time
 from base64 import b64encode
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness import BenchError, Processes, Server, port_free, wait_http_ok, wait_port
 
@@ -24,6 +26,17 @@ PEER_CLIENT_ID = "demo"
 SECRET = "s3cret-s3cret-s3cret-s3cret-s3cret"  # the kit's secret (34 characters): same request sizes everywhere
 SCOPE = "api:read"
 TENANT = "default"
+WEB_CLIENT_ID = "bench-web"  # signs people in (authorization code + refresh); first party: no consent page
+REDIRECT_URI = "http://127.0.0.1:9/callback"  # never followed: the code is read from the 303
+USERNAME = "bench"
+PASSWORD = "bench-password-7f3a9c2e"  # a benchmark user on a scratch store
+ACCOUNT_ID = "123456789012"
+ROLE_NAME = "MyRole"
+AWS_SERVICE_ACCOUNT = "bench"
+TRUST_POLICY = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+    f'"Principal": {{"AWS": "arn:aws:iam::{ACCOUNT_ID}:root"}}, "Action": "sts:AssumeRole"}}]}}'
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,15 @@ class Cpus:
 
 
 # --- Tessera ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AwsKey:
+    """A long-term access key (``tessera aws-key create``), or temporary credentials with their token."""
+
+    key_id: str
+    secret: str
+    session_token: str | None = None
+
+
 @dataclass
 class TesseraNode:
     """One Tessera node and the store it writes to."""
@@ -64,6 +86,7 @@ class TesseraNode:
     storage_url: str | None = None  # None: SQLite in data_dir
     schema: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    aws_key: AwsKey | None = None  # created once the store exists (provision)
 
     @property
     def name(self) -> str:
@@ -90,6 +113,14 @@ class TesseraNode:
         return f"{self.issuer}/oauth2/jwks"
 
     @property
+    def authorize_url(self) -> str:
+        return f"{self.issuer}/oauth2/authorize"
+
+    @property
+    def sts_url(self) -> str:
+        return f"{self.issuer}/sts"
+
+    @property
     def health_url(self) -> str:
         return f"{self.base}/healthz"
 
@@ -106,33 +137,62 @@ class TesseraNode:
         return self.data_dir / "tessera.db"
 
 
-def hash_secret(paths: Paths, secret: str) -> str:
-    """``secret_hash`` for the configuration, from the CLI (``tessera client hash-secret``)."""
+def tessera_cli(paths: Paths, argv: list[str], stdin: str = "", env: dict[str, str] | None = None) -> str:
+    """Run ``tessera <argv>``; its standard output."""
     out = subprocess.run(
-        [str(paths.venv_bin / "tessera"), "client", "hash-secret"],
-        input=secret + "\n",
+        [str(paths.venv_bin / "tessera"), *argv],
+        input=stdin,
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, **(env or {})},
+        timeout=120,
     )
     if out.returncode != 0:
-        raise BenchError(f"tessera client hash-secret failed: {out.stderr.strip()}")
+        raise BenchError(f"tessera {' '.join(argv)} failed: {out.stderr.strip() or out.stdout.strip()}")
     return out.stdout.strip()
+
+
+def hash_secret(paths: Paths, secret: str) -> str:
+    """``secret_hash`` for the configuration, from the CLI (``tessera client hash-secret``)."""
+    return tessera_cli(paths, ["client", "hash-secret"], secret + "\n")
+
+
+def hash_password(paths: Paths, password: str) -> str:
+    """``password_hash`` for the configuration (``tessera user hash-password``: argon2id, the server's defaults)."""
+    return tessera_cli(paths, ["user", "hash-password", "--password-stdin"], password + "\n")
+
+
+def create_aws_key(paths: Paths, node: TesseraNode) -> AwsKey:
+    """``tessera aws-key create --service-account bench`` on the node's store (prints id and secret once)."""
+    env = {**node.env, "TESSERA_CONFIG": str(node.config)}
+    text = tessera_cli(paths, ["aws-key", "create", "--service-account", AWS_SERVICE_ACCOUNT], env=env)
+    values = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    try:
+        return AwsKey(values["aws_access_key_id"], values["aws_secret_access_key"])
+    except KeyError:
+        raise BenchError(f"tessera aws-key create printed no key: {text[:200]!r}") from None
 
 
 def new_kek() -> str:
     return b64encode(secrets.token_bytes(32)).decode()
 
 
-def write_config(node: TesseraNode, secret_hash: str) -> None:
+def write_config(node: TesseraNode, secret_hash: str, password_hash: str) -> None:
+    """One tenant: the client-credentials client, a first-party web client, a user, an AWS role."""
     node.data_dir.mkdir(parents=True, exist_ok=True)
     storage = ""
     if node.storage_url:
         storage = f'\n[storage]\nurl = "{node.storage_url}"\nschema_name = "{node.schema}"\n'
     node.config.write_text(
         f'data_dir = "{node.data_dir}"\n\n[server]\nhost = "127.0.0.1"\nport = {node.port}\naccess_log = false\n'
-        f'{storage}\n[[tenants]]\nid = "{TENANT}"\n\n[[tenants.clients]]\nclient_id = "{CLIENT_ID}"\n'
-        f'secret_hash = "{secret_hash}"\nscopes = ["{SCOPE}"]\n'
+        f'{storage}\n[[tenants]]\nid = "{TENANT}"\naccount_id = "{ACCOUNT_ID}"\n\n'
+        f'[[tenants.clients]]\nclient_id = "{CLIENT_ID}"\nsecret_hash = "{secret_hash}"\nscopes = ["{SCOPE}"]\n\n'
+        f'[[tenants.clients]]\nclient_id = "{WEB_CLIENT_ID}"\nsecret_hash = "{secret_hash}"\n'
+        f'grant_types = ["authorization_code", "refresh_token"]\nredirect_uris = ["{REDIRECT_URI}"]\n'
+        f"first_party = true\n\n"
+        f"[[tenants.users]]\nusername = \"{USERNAME}\"\npassword_hash = '{password_hash}'\n\n"
+        f"[[tenants.aws.roles]]\nname = \"{ROLE_NAME}\"\ntrust_policy = '{TRUST_POLICY}'\n"
     )
 
 
@@ -179,19 +239,75 @@ def start_tessera(procs: Processes, paths: Paths, cpus: Cpus, node: TesseraNode)
     return server, ready - started
 
 
-def audit_counts(node: TesseraNode, pg: Postgres | None) -> dict[str, int]:
-    """Rows of the node's ``audit_events`` table, per action."""
-    sql = "SELECT action, count(*) FROM {table} GROUP BY action ORDER BY action"
+_PASSWORD_CHECK = """
+import json, statistics, sys, time
+from pathlib import Path
+from tessera.domain.authn.password import PasswordHasher
+from tessera.secret import Secret
+from tessera.settings import load_settings
+
+login = load_settings(Path(sys.argv[1])).login
+hasher = PasswordHasher(login.argon2_memory_kib, login.argon2_time_cost, login.argon2_parallelism)
+password = Secret(sys.argv[3])
+stored = hasher.hash(password)
+cpu, wall = [], []
+for _ in range(int(sys.argv[2])):
+    c, w = time.process_time(), time.perf_counter()
+    assert hasher.verify(stored, password)
+    cpu.append(1000 * (time.process_time() - c))
+    wall.append(1000 * (time.perf_counter() - w))
+print(json.dumps({"parameters": stored.split("$")[3], "checks": len(cpu), "cpu_ms": cpu, "wall_ms": wall,
+                  "cpu_ms_median": statistics.median(cpu), "wall_ms_median": statistics.median(wall)}))
+"""
+
+
+def measure_password_check(paths: Paths, cpus: Cpus, node: TesseraNode, checks: int) -> dict[str, Any]:
+    """``checks`` argon2id verifications alone (Tessera's ``PasswordHasher``, the node's parameters), timed
+    in a process pinned to the server core: what one password check costs, without HTTP around it."""
+    argv = ["taskset", "-c", str(cpus.server), str(paths.venv_bin / "python"), "-c", _PASSWORD_CHECK]
+    out = subprocess.run(
+        [*argv, str(node.config), str(checks), PASSWORD],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **node.env},
+        timeout=300,
+    )
+    if out.returncode != 0:
+        raise BenchError(f"password check failed: {out.stderr.strip()[-500:]}")
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def audit_counts(node: TesseraNode, pg: Postgres | None, after: int = 0) -> dict[str, int]:
+    """Rows of the node's ``audit_events`` table (with ``sequence`` > ``after``), per action.
+
+    Successes are counted under the action's name, other results as ``action (result)``.
+    """
+    sql = (
+        "SELECT action || CASE WHEN result = 'success' THEN '' ELSE ' (' || result || ')' END, count(*) "
+        "FROM {table} WHERE sequence > " + str(int(after)) + " GROUP BY 1 ORDER BY 1"
+    )
+    return {k: int(v) for k, v in _audit_query(node, pg, sql)}
+
+
+def audit_mark(node: TesseraNode, pg: Postgres | None) -> int:
+    """The highest audit ``sequence`` so far: the rows a run writes are the ones above it."""
+    rows = _audit_query(node, pg, "SELECT 'max', coalesce(max(sequence), 0) FROM {table}")
+    return int(rows[0][1]) if rows else 0
+
+
+def _audit_query(node: TesseraNode, pg: Postgres | None, sql: str) -> list[tuple[str, str]]:
     if node.backend == "sqlite":
         conn = sqlite3.connect(f"file:{node.sqlite_path}?mode=ro", uri=True)
         try:
-            return {str(a): int(n) for a, n in conn.execute(sql.format(table="audit_events"))}
+            return [(str(a), str(n)) for a, n in conn.execute(sql.format(table="audit_events"))]
         finally:
             conn.close()
     if pg is None or node.schema is None:
         raise BenchError("a PostgreSQL node needs its schema")
     lines = pg.query(sql.format(table=f"{node.schema}.audit_events")).splitlines()
-    return {a: int(n) for a, _, n in (line.partition("|") for line in lines if line)}
+    return [(a, n) for a, _, n in (line.rpartition("|") for line in lines if line)]
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------------

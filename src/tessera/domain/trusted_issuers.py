@@ -10,12 +10,16 @@ redirects are not followed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported on first use: httpx costs ~100 ms of start-up
+    import httpx
+
 import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
@@ -87,6 +91,8 @@ class TrustedIssuerKeys:
         return jwks_uri
 
     async def _get_json(self, url: str) -> dict[str, Any]:
+        import httpx
+
         client = self._client or httpx.AsyncClient(timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=False)
         try:
             async with client.stream("GET", url, headers={"accept": "application/json"}) as response:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported on first use: httpx costs ~100 ms of start-up
+    import httpx
 
 
 class HttpFormPoster:
@@ -10,6 +13,8 @@ class HttpFormPoster:
         self._client: httpx.AsyncClient | None = None
 
     async def post_form(self, url: str, data: dict[str, str], time_limit: float) -> int:
+        import httpx
+
         if self._client is None:
             self._client = httpx.AsyncClient(follow_redirects=False, headers={"user-agent": "tessera"})
         try:

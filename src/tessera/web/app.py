@@ -34,16 +34,19 @@ def create_app(
     settings: Settings,
     clock: Clock | None = None,
     on_generated_secrets: SecretsCallback | None = None,
+    bootstrap: bool = True,
 ) -> TesseraApp:
-    """The application; the store is opened, migrated and reconciled when the server starts."""
+    """The application; the store is opened, migrated and (unless ``bootstrap`` is off because the
+    caller already did it) reconciled with the configuration when the server starts."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await open_services(settings, clock)
         try:
-            applied = await services.apply_configuration(settings)
-            if applied.secrets and on_generated_secrets is not None:
-                on_generated_secrets(applied.secrets)
+            if bootstrap:
+                applied = await services.apply_configuration(settings)
+                if applied.secrets and on_generated_secrets is not None:
+                    on_generated_secrets(applied.secrets)
             await services.start()
             app.state.services = services
             _settle_garbage_collector()

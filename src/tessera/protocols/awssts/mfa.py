@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hmac
 
-import pyotp
-
 from tessera.protocols.awssts.callers import Caller
 from tessera.protocols.awssts.context import RememberOnce, StsDirectory, StsTenant
 from tessera.protocols.awssts.errors import AccessDenied
@@ -60,6 +58,8 @@ async def verify_mfa(
 
 def matching_step(seed: Secret[str], code: Secret[str], now: float, digits: int = 6) -> int | None:
     """The time step whose code equals ``code`` (this one or a neighbour), compared in constant time."""
+    import pyotp  # on first use: start-up time
+
     totp = pyotp.TOTP(seed.reveal(), digits=digits, interval=STEP_SECONDS)
     current = int(now) // STEP_SECONDS
     found = None

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from typing import TYPE_CHECKING
 
 from tessera.domain.audit import AuditAction
 from tessera.domain.aws_directory import KnownSamlProvider
@@ -31,15 +32,13 @@ from tessera.protocols.awssts.policy_evaluation import Principal
 from tessera.protocols.awssts.policy_matching import ContextValue
 from tessera.protocols.awssts.requests import check_range, check_text, parse_assume_role_with_saml
 from tessera.protocols.awssts.responses import StsResult, assumed_role_user
-from tessera.protocols.awssts.saml_assertion import (
+from tessera.protocols.awssts.saml_attributes import (
     DURATION_ATTRIBUTE,
     ROLE_ATTRIBUTE,
     SESSION_NAME_ATTRIBUTE,
     SOURCE_IDENTITY_ATTRIBUTE,
     TAG_ATTRIBUTE_PREFIX,
     TRANSITIVE_ATTRIBUTE,
-    SamlAssertion,
-    verify_saml_response,
 )
 from tessera.protocols.awssts.sessions import (
     MIN_DURATION,
@@ -49,6 +48,9 @@ from tessera.protocols.awssts.sessions import (
     read_session_policies,
     session_duration,
 )
+
+if TYPE_CHECKING:
+    from tessera.protocols.awssts.saml_assertion import SamlAssertion
 
 _SESSION_RE = re.compile(r"^[\w+=,.@-]*\Z", re.ASCII)
 
@@ -134,6 +136,8 @@ class AssumeRoleWithSAMLAction:
             check_range(request.session.duration_seconds, "durationSeconds", MIN_DURATION, 43_200)
         tenant = call.tenant
         provider_name, provider = await self._provider(call, request.principal_arn)
+        from tessera.protocols.awssts.saml_assertion import verify_saml_response  # lxml + signxml: on first use
+
         assertion = verify_saml_response(request.saml_assertion.reveal(), provider.certificates, call.now, self._skew)
         if not set(assertion.audiences) & set(provider.audiences):
             raise IDPRejectedClaim("The SAML assertion's Audience is not one this service provider accepts")

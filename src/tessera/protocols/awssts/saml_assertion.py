@@ -37,12 +37,6 @@ DS = "http://www.w3.org/2000/09/xmldsig#"
 XENC_ASSERTION = f"{{{SAML}}}EncryptedAssertion"
 SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
-ROLE_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/Role"
-SESSION_NAME_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/RoleSessionName"
-DURATION_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/SessionDuration"
-SOURCE_IDENTITY_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/SourceIdentity"
-TAG_ATTRIBUTE_PREFIX = "https://aws.amazon.com/SAML/Attributes/PrincipalTag:"
-TRANSITIVE_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/TransitiveTagKeys"
 MAX_XML_BYTES = 100_000
 _PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False, remove_pis=True
@@ -216,4 +210,4 @@ def _short_format(name_format: str) -> str:
     return name_format.rsplit(":", 1)[-1] if name_format else "unspecified"
 
 
-__all__ = ["ROLE_ATTRIBUTE", "SamlAssertion", "verify_saml_response"]
+__all__ = ["SamlAssertion", "verify_saml_response"]
