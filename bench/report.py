@@ -15,7 +15,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from scenarios import REFERENCES, SCENARIOS
+from scenarios import REFERENCES, SCENARIOS, Scenario
 
 TEMPLATE = Path(__file__).with_name("benchmarks.md.in")
 REPO = Path(__file__).resolve().parent.parent
@@ -34,10 +34,15 @@ TSV_COLUMNS = (
     "last_bad_status",
     "idle_wait_s",
     "core_busy_pct",
+    "server_cpu_s",
+    "drained",
 )
 TARGET_CONNS = 64
 FLOOR = "floor-starlette"
 MIB = 1024
+REFRESH_VS_CC = 0.9  # "refresh grants at the same rate as client credentials": within 10%, the run's noise
+PASSWORD_CHECK_MS = 30.0
+ABOUT = 1.1  # "at most ~30 ms": 10% over still counts as about 30
 
 Run = dict[str, Any]
 
@@ -49,8 +54,23 @@ def runs_of(results: dict[str, Any], scenario: str, system: str, conns: int) -> 
 
 def ratios(results: dict[str, Any], scenario: str, system: str, reference: str, conns: int) -> list[float]:
     """``system``'s req/s over ``reference``'s, per round."""
-    ref = {r["round"]: r["rps"] for r in runs_of(results, scenario, reference, conns)}
-    return [r["rps"] / ref[r["round"]] for r in runs_of(results, scenario, system, conns) if ref.get(r["round"])]
+    return scenario_ratios(results, (scenario, system), (scenario, reference), conns)
+
+
+def scenario_ratios(results: dict[str, Any], this: tuple[str, str], that: tuple[str, str], conns: int) -> list[float]:
+    """Per round, the rate of (scenario, system) ``this`` over the rate of ``that``, same connections."""
+    ref = {r["round"]: r["rps"] for r in runs_of(results, *that, conns)}
+    return [r["rps"] / ref[r["round"]] for r in runs_of(results, *this, conns) if ref.get(r["round"])]
+
+
+def conns_of(results: dict[str, Any], scenario: str) -> list[int]:
+    return sorted({r["conns"] for r in results["runs"] if r["scenario"] == scenario})
+
+
+def cpu_ms(run: Run) -> float | None:
+    """Server CPU per answer (ms): the server's CPU time during the run over the answers it gave."""
+    answered = run["requests"] + run.get("drained", 0)
+    return 1000 * run["server_cpu_s"] / answered if "server_cpu_s" in run and answered else None
 
 
 def median_or_none(values: Iterable[float]) -> float | None:
@@ -70,7 +90,8 @@ def ratio_cell(values: list[float], reference: str) -> str:
     if not values:
         return "-"
     if reference.startswith("floor"):
-        return spread([100 * v for v in values], "{:.0f}") + "%"
+        percent = [100 * v for v in values]
+        return spread(percent, "{:.1f}" if statistics.median(percent) < 10 else "{:.0f}") + "%"
     return spread(values, "{:.2f}") + "x"
 
 
@@ -78,23 +99,30 @@ def systems_in(results: dict[str, Any], scenario: str) -> list[str]:
     return list(dict.fromkeys(r["system"] for r in results["runs"] if r["scenario"] == scenario))
 
 
+def rate_format(values: list[float]) -> str:
+    return "{:,.1f}" if values and statistics.median(values) < 100 else "{:,.0f}"
+
+
 def scenario_table(results: dict[str, Any], scenario: str) -> str:
-    refs = _references(scenario)
-    head = ["system", "conns", "req/s median (min-max)", "p50 ms", "p99 ms", "non-2xx / socket err / timeouts"]
+    refs, unit = _references(scenario), _scenario(scenario).unit if _scenario(scenario) else "req/s"
+    rate = f"{unit} median (min-max)" if unit == "req/s" else f"{unit} (references: req/s) median (min-max)"
+    head = ["system", "conns", rate, "p50 ms", "p99 ms", "non-2xx / socket err / timeouts", "server CPU ms per answer"]
     head += [f"vs {ref}" for ref in refs]
     lines = [_row(head), _row(["---"] * len(head))]
     for system in systems_in(results, scenario):
-        for conns in results["meta"]["conns"]:
+        for conns in conns_of(results, scenario):
             rows = runs_of(results, scenario, system, conns)
             if not rows:
                 continue
+            rates = [r["rps"] for r in rows]
             cells = [
                 system,
                 str(conns),
-                spread([r["rps"] for r in rows], "{:,.0f}"),
+                spread(rates, rate_format(rates)),
                 spread([r["p50_ms"] for r in rows], "{:.1f}"),
                 spread([r["p99_ms"] for r in rows], "{:.1f}"),
                 "/".join(str(sum(r[k] for r in rows)) for k in ("non2xx", "sockerr", "timeouts")),
+                _cpu_cell(rows),
             ]
             cells += [
                 "-" if ref == system else ratio_cell(ratios(results, scenario, system, ref, conns), ref) for ref in refs
@@ -103,9 +131,18 @@ def scenario_table(results: dict[str, Any], scenario: str) -> str:
     return "\n".join(lines)
 
 
+def _cpu_cell(rows: list[Run]) -> str:
+    values = [v for v in (cpu_ms(r) for r in rows) if v is not None]
+    return spread(values, "{:.1f}" if values and statistics.median(values) >= 10 else "{:.2f}") if values else "-"
+
+
+def _scenario(name: str) -> Scenario | None:
+    return next((s for s in SCENARIOS if s.name == name), None)
+
+
 def _references(scenario: str) -> tuple[str, ...]:
-    known = {s.name: s for s in SCENARIOS}
-    return known[scenario].references if scenario in known else (FLOOR,)
+    found = _scenario(scenario)
+    return found.references if found else (FLOOR,)
 
 
 def _row(cells: list[str]) -> str:
@@ -157,20 +194,39 @@ def error_check(results: dict[str, Any], node: str) -> Check:
     )
 
 
-def audit_check(results: dict[str, Any], node: str) -> Check:
+def audit_rows(results: dict[str, Any], node: str, scenario: str) -> tuple[dict[str, int], int]:
+    """Audit rows written during the scenario's runs on ``node`` (per action), and the answers of those runs.
+
+    Results from before per-run counting only have the store's totals before and after all runs.
+    """
+    answers = results["requests"].get(f"{node}/{scenario}", 0)
+    if "audit_runs" in results:
+        return dict(results["audit_runs"].get(f"{node}/{scenario}", {})), answers
     audit = results["audit"].get(node, {})
-    parts, ok = [], bool(audit.get("after"))
+    before, after = audit.get("before", {}), audit.get("after", {})
+    return {a: after.get(a, 0) - before.get(a, 0) for a in after}, answers
+
+
+def audit_actions(scenario: str) -> tuple[str, ...]:
+    found = _scenario(scenario)
+    return found.audit_actions if found else ()
+
+
+def audit_check(results: dict[str, Any], node: str) -> Check:
+    """Every expected event of every scenario: rows written >= answers; shows the lowest ratio and any shortfall."""
+    per_answer: list[tuple[float, str]] = []
     for scenario in results["meta"]["scenarios"]:
-        action = _audit_action(scenario)
-        sent = results["requests"].get(f"{node}/{scenario}", 0)
-        written = audit.get("after", {}).get(action, 0) - audit.get("before", {}).get(action, 0)
-        ok = ok and written >= sent
-        parts.append(f"{action}: {written:,} rows for {sent:,} responses")
-    return Check("an audit event persisted for every request", node, "; ".join(parts), _status(ok))
-
-
-def _audit_action(scenario: str) -> str:
-    return next((s.audit_action for s in SCENARIOS if s.name == scenario), "?")
+        written, answers = audit_rows(results, node, scenario)
+        for action in audit_actions(scenario):
+            ratio = written.get(action, 0) / answers if answers else 0.0
+            per_answer.append((ratio, f"{scenario} {action}: {written.get(action, 0):,} rows for {answers:,} answers"))
+    short = [label for ratio, label in per_answer if ratio < 1]
+    ok = bool(per_answer) and not short and bool(results["audit"].get(node, {}).get("after"))
+    if not per_answer:
+        return Check("an audit event persisted for every request", node, "not measured", "FAIL")
+    lowest = min(per_answer)
+    measured = f"{len(per_answer)} events checked, lowest {lowest[0]:.3f} rows per answer ({lowest[1]})"
+    return Check("an audit event persisted for every request", node, "; ".join([measured, *short]), _status(ok))
 
 
 def rss_check(results: dict[str, Any], node: str) -> Check:
@@ -184,52 +240,100 @@ def startup_check(results: dict[str, Any], node: str) -> Check:
     backend = node.removeprefix("tessera-")
     values = [s["seconds"] for s in results["startup"] if s["backend"] == backend and s["kind"] == "initialised"]
     med = median_or_none(values)
-    measured = f"{spread(values, '{:.2f}')} s over {len(values)} starts" if values else "not measured"
+    measured = f"{spread(values, '{:.2f}')} s over {plural(len(values), 'start')}" if values else "not measured"
+    name = "start-up < 2 s on SQLite (median, initialised store)"
     if backend != "sqlite":
-        return Check("start-up < 2 s on SQLite (median, initialised store)", node, measured, "info")
+        return Check(name, node, measured, "info")
+    return Check(name, node, measured, _status(med is not None and med < 2.0))
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def refresh_check(results: dict[str, Any], node: str) -> Check:
+    values = scenario_ratios(results, ("refresh-token", node), ("client-credentials", node), TARGET_CONNS)
+    med = median_or_none(values)
+    measured = (spread([100 * v for v in values], "{:.0f}") + "% of client credentials") if values else "not measured"
     return Check(
-        "start-up < 2 s on SQLite (median, initialised store)", node, measured, _status(med is not None and med < 2.0)
+        f"refresh grants (offline_access) at the rate of client credentials, >= {100 * REFRESH_VS_CC:.0f}% "
+        "(c=64, same rounds, median of per-round ratios)",
+        node,
+        measured,
+        _status(med is not None and med >= REFRESH_VS_CC),
     )
+
+
+def login_cpu(results: dict[str, Any], node: str) -> str:
+    """Server CPU per full login, per connection count."""
+    cells = []
+    for conns in conns_of(results, "login"):
+        values = [v for v in (cpu_ms(r) for r in runs_of(results, "login", node, conns)) if v is not None]
+        if values:
+            cells.append(f"{spread(values, '{:.1f}')} ms at c={conns}")
+    return ", ".join(cells) or "not measured"
+
+
+def password_check(results: dict[str, Any], node: str) -> Check:
+    check = results.get("password_check")
+    name = f"a password check costs at most ~{PASSWORD_CHECK_MS:.0f} ms of one core (<= {ABOUT:.1f}x)"
+    if not check:
+        return Check(name, node, "not measured", "FAIL")
+    verify = check["cpu_ms_median"]
+    measured = (
+        f"argon2id verify alone {verify:.1f} ms CPU ({check['parameters']}, median of {check['checks']}); "
+        f"a full login costs the server {login_cpu(results, node)}"
+    )
+    return Check(name, node, measured, _status(verify <= PASSWORD_CHECK_MS * ABOUT))
 
 
 def checks(results: dict[str, Any]) -> list[Check]:
     out: list[Check] = []
-    scenarios = results["meta"]["scenarios"]
     for backend in results["meta"]["backends"]:
         node = f"tessera-{backend}"
-        if "client-credentials" in scenarios:
-            out += [
-                ratio_check(
-                    results,
-                    node,
-                    "client-credentials",
-                    FLOOR,
-                    0.5,
-                    "client credentials >= 50% of the floor (c=64, median of per-round ratios)",
-                ),
-                ratio_check(
-                    results,
-                    node,
-                    "client-credentials",
-                    "node-es256-jwt",
-                    2.0,
-                    "client credentials >= 2x node-oidc-provider ES256 JWT (c=64, same rounds)",
-                ),
-                p99_check(results, node),
-            ]
-        if "introspection" in scenarios:
-            out.append(
-                ratio_check(
-                    results,
-                    node,
-                    "introspection",
-                    "node-introspect",
-                    1.0,
-                    "introspection >= node-oidc-provider introspection (c=64; baseline.md)",
-                )
-            )
+        out += scenario_checks(results, node)
         out += [error_check(results, node), audit_check(results, node), rss_check(results, node)]
         out.append(startup_check(results, node))
+    return out
+
+
+def scenario_checks(results: dict[str, Any], node: str) -> list[Check]:
+    scenarios, out = results["meta"]["scenarios"], []
+    if "client-credentials" in scenarios:
+        out += [
+            ratio_check(
+                results,
+                node,
+                "client-credentials",
+                FLOOR,
+                0.5,
+                "client credentials >= 50% of the floor (c=64, median of per-round ratios)",
+            ),
+            ratio_check(
+                results,
+                node,
+                "client-credentials",
+                "node-es256-jwt",
+                2.0,
+                "client credentials >= 2x node-oidc-provider ES256 JWT (c=64, same rounds)",
+            ),
+            p99_check(results, node),
+        ]
+    if "introspection" in scenarios:
+        out.append(
+            ratio_check(
+                results,
+                node,
+                "introspection",
+                "node-introspect",
+                1.0,
+                "introspection >= node-oidc-provider introspection (c=64; baseline.md)",
+            )
+        )
+    if "refresh-token" in scenarios and "client-credentials" in scenarios:
+        out.append(refresh_check(results, node))
+    if "login" in scenarios:
+        out.append(password_check(results, node))
     return out
 
 
@@ -273,34 +377,35 @@ def startup_table(results: dict[str, Any]) -> str:
 
 
 def audit_table(results: dict[str, Any]) -> str:
-    lines = [
-        _row(
-            [
-                "node",
-                "scenario",
-                "audit action",
-                "rows before",
-                "rows after",
-                "written",
-                "responses (wrk, incl. warm-up)",
-                "rows per response",
-            ]
-        ),
-        _row(["---"] * 8),
-    ]
+    """Per node and scenario: the rows each answer must leave, written during the scenario's runs."""
+    head = ["node", "scenario", "audit action", "rows written", "answers (incl. warm-up)", "rows per answer"]
+    lines = [_row(head), _row(["---"] * len(head))]
     for node, audit in results["audit"].items():
         for scenario in results["meta"]["scenarios"]:
-            action = _audit_action(scenario)
-            before = audit.get("before", {}).get(action, 0)
-            after = audit.get("after", {}).get(action, 0)
-            sent = results["requests"].get(f"{node}/{scenario}", 0)
-            per = f"{(after - before) / sent:.3f}" if sent else "-"
-            lines.append(
-                _row([node, scenario, action, f"{before:,}", f"{after:,}", f"{after - before:,}", f"{sent:,}", per])
-            )
+            written, answers = audit_rows(results, node, scenario)
+            expected = audit_actions(scenario)
+            for action in [*expected, *sorted(a for a in written if a not in expected)]:
+                count = written.get(action, 0)
+                per = f"{count / answers:.3f}" if answers else "-"
+                shown = action if action in expected else f"{action} (not expected)"
+                lines.append(_row([node, scenario, shown, f"{count:,}", f"{answers:,}", per]))
         total = sum(audit.get("after", {}).values()) - sum(audit.get("before", {}).values())
-        lines.append(_row([node, "all", "(every action)", "", "", f"{total:,}", "", ""]))
+        lines.append(_row([node, "all, set-up included", "(every action)", f"{total:,}", "", ""]))
     return "\n".join(lines)
+
+
+def password_table(results: dict[str, Any]) -> str:
+    check = results.get("password_check")
+    if not check:
+        return "Not measured in this run (the `login` scenario was not selected)."
+    head = ["argon2id parameters", "checks", "CPU ms median (min-max)", "wall ms median (min-max)"]
+    cells = [
+        f"`{check['parameters']}`",
+        str(check["checks"]),
+        spread(check["cpu_ms"], "{:.1f}"),
+        spread(check["wall_ms"], "{:.1f}"),
+    ]
+    return "\n".join([_row(head), _row(["---"] * len(head)), _row(cells)])
 
 
 def versions_table(results: dict[str, Any]) -> str:
@@ -369,17 +474,26 @@ def notes(results: dict[str, Any]) -> str:
     meta, out = results["meta"], []
     if meta["quick"] or meta["rounds"] < 3:
         out.append(
-            f"- **Smoke run** ({meta['rounds']} round x {meta['duration']:g} s): indicative only; the "
+            f"- **Smoke run** ({plural(meta['rounds'], 'round')} x {meta['duration']:g} s): indicative only; the "
             "figures that count come from a full run (`bench/run.py`, 3 rounds x 10 s) on a quiet machine."
         )
     if results.get("not_idle"):
         out.append(
-            f"- Before {len(results['not_idle'])} run(s) the server core did not become idle (<10% busy) within "
-            f"{meta['idle_timeout']:g} s; another workload shared the machine, treat those figures with care:"
+            f"- Before {plural(len(results['not_idle']), 'run')} the server core did not become idle (<10% busy) "
+            f"within {meta['idle_timeout']:g} s; another workload shared the machine, treat those figures with care:"
         )
         out += [f"  - {item}" for item in results["not_idle"]]
     out += [f"- Error during the run: {e}" for e in results["errors"]]
     return "\n".join(out) if out else "- No anomalies were recorded by the script."
+
+
+def conns_text(results: dict[str, Any]) -> str:
+    """``16 and 64 connections (login: 4 and 16)``: the run's counts, and the scenarios' own ones."""
+    default = results["meta"]["conns"]
+    text = " and ".join(str(c) for c in default) + " connections"
+    own = [(s, conns_of(results, s)) for s in results["meta"]["scenarios"]]
+    others = [f"{s}: {' and '.join(str(c) for c in cs)}" for s, cs in own if cs and cs != sorted(default)]
+    return text + (f" ({'; '.join(others)})" if others else "")
 
 
 # --- output ----------------------------------------------------------------------------------------
@@ -395,7 +509,8 @@ def render(results: dict[str, Any], results_dir: str) -> tuple[str, list[Check]]
         rounds=meta["rounds"],
         duration=f"{meta['duration']:g}",
         warmup=f"{meta['warmup']:g}",
-        conns=" and ".join(str(c) for c in meta["conns"]),
+        conns=conns_text(results),
+        wrk_version=str(results["versions"].get("wrk", "?")).split(" ", 1)[0],
         server_cpu=meta["cpus"]["server"],
         load_cpu=meta["cpus"]["load"],
         verdict=verdict,
@@ -405,6 +520,7 @@ def render(results: dict[str, Any], results_dir: str) -> tuple[str, list[Check]]
         memory_table=memory_table(results),
         startup_table=startup_table(results),
         audit_table=audit_table(results),
+        password_table=password_table(results),
         machine=machine_line(results),
         versions_table=versions_table(results),
         wrk_commands=commands_block(results),

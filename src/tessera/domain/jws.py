@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
@@ -20,10 +20,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 ALGORITHMS = ("ES256", "RS256", "EdDSA")
 
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 
-_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 
 
 class MalformedJws(ValueError):
@@ -49,18 +50,18 @@ def b64url_decode(data: str | bytes) -> bytes:
 
 def encode_header(alg: str, kid: str, typ: str) -> bytes:
     """The protected header, base64url-encoded once per key and type (it never changes)."""
-    return b64url(_JSON.encode({"alg": alg, "kid": kid, "typ": typ}).encode())
+    return b64url(orjson.dumps({"alg": alg, "kid": kid, "typ": typ}))
 
 
 def sign_compact(encoded_header: bytes, claims: dict[str, Any], alg: str, key: PrivateKey) -> str:
     """``header.payload.signature`` for ``claims`` under a pre-encoded header."""
-    signing_input = encoded_header + b"." + b64url(_JSON.encode(claims).encode())
+    signing_input = encoded_header + b"." + b64url(orjson.dumps(claims))
     return (signing_input + b"." + b64url(_sign(signing_input, alg, key))).decode("ascii")
 
 
 def _sign(message: bytes, alg: str, key: PrivateKey) -> bytes:
     if alg == "ES256" and isinstance(key, ec.EllipticCurvePrivateKey):
-        r, s = decode_dss_signature(key.sign(message, ec.ECDSA(hashes.SHA256())))
+        r, s = decode_dss_signature(key.sign(message, _ECDSA_SHA256))
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
     if alg == "RS256" and isinstance(key, rsa.RSAPrivateKey):
         return key.sign(message, padding.PKCS1v15(), hashes.SHA256())
@@ -75,9 +76,9 @@ def split_compact(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, by
     if len(parts) != 3 or not all(parts[:2]):
         raise MalformedJws("not a compact JWS")
     try:
-        header = json.loads(b64url_decode(parts[0]))
-        claims = json.loads(b64url_decode(parts[1]))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        header = orjson.loads(b64url_decode(parts[0]))
+        claims = orjson.loads(b64url_decode(parts[1]))
+    except orjson.JSONDecodeError as exc:  # also invalid UTF-8, NaN and other non-JSON
         raise MalformedJws("header or payload is not JSON") from exc
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise MalformedJws("header and payload must be JSON objects")
@@ -91,7 +92,7 @@ def verify_signature(signing_input: bytes, signature: bytes, alg: str, key: Publ
             if len(signature) != 64:
                 return False
             der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
-            key.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
+            key.verify(der, signing_input, _ECDSA_SHA256)
         elif alg == "RS256" and isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
         elif alg == "EdDSA" and isinstance(key, ed25519.Ed25519PublicKey):

@@ -148,10 +148,11 @@ def test_ed25519_signing_is_deterministic(keys: dict[str, PrivateKey]) -> None:
 
 
 @pytest.mark.parametrize("alg", ALGORITHMS)
-def test_payload_is_ascii_json(alg: str, keys: dict[str, PrivateKey]) -> None:
+def test_payload_is_compact_utf8_json(alg: str, keys: dict[str, PrivateKey]) -> None:
+    """RFC 7519 §7.1: the claims are the UTF-8 octets of a JSON object (no whitespace needed)."""
     payload = b64url_decode(_sign(alg, keys[alg]).split(".")[1])
-    assert payload.isascii()
-    assert json.loads(payload) == CLAIMS
+    assert json.loads(payload.decode("utf-8")) == CLAIMS
+    assert b" " not in payload.replace(b"read write", b"")
 
 
 @pytest.mark.parametrize(("alg", "wrong"), [("ES256", "RS256"), ("RS256", "EdDSA"), ("EdDSA", "ES256")])

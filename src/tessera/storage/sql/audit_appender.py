@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tessera.domain.audit import AuditEvent
@@ -39,7 +39,6 @@ POSTGRES_INSERT = (
     f"INSERT INTO audit_events ({_COLUMN_LIST}) "  # noqa: S608 - constants only
     f"VALUES ({', '.join(f'${i}' for i in range(1, len(COLUMNS) + 1))})"
 )
-_JSON = json.JSONEncoder(separators=(",", ":"), default=str)
 
 Row = tuple[Any, ...]
 
@@ -58,7 +57,7 @@ def to_rows(events: Sequence[AuditEvent]) -> list[Row]:
             e.reason,
             e.token_id,
             e.request_id,
-            _JSON.encode(dict(e.details)),
+            orjson.dumps(e.details, default=str).decode(),
         )
         for e in events
     ]

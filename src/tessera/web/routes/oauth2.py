@@ -6,12 +6,12 @@ Besides ``/t/{tenant}/oauth2/...`` the token endpoint answers at the paths Azure
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response
@@ -47,7 +47,6 @@ class OAuthAnswer:
     headers: list[tuple[bytes, bytes]]
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 _JSON = (b"content-type", b"application/json")
 
@@ -76,7 +75,7 @@ async def resolve_tenant(request: Request) -> tuple[Services, Tenant, str]:
 
 
 def json_answer(body: dict[str, Any], status: int = 200) -> OAuthAnswer:
-    return OAuthAnswer(status, _ENCODER.encode(body).encode(), [_JSON, *_NO_STORE])
+    return OAuthAnswer(status, orjson.dumps(body), [_JSON, *_NO_STORE])
 
 
 def error_answer(exc: OAuthError, request_id: str) -> OAuthAnswer:
