@@ -7,6 +7,7 @@ stops it with a message naming the key (``ConfigurationError``).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from datetime import timedelta
@@ -64,6 +65,26 @@ class ServerSettings(_Model):
     trusted_proxies: list[str] = Field(
         default_factory=list, description="Peers whose X-Forwarded-For is believed for the source IP."
     )
+    metrics_networks: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description="Networks whose peers may read /metrics (tenant ids and failure counts are reconnaissance); "
+        "add your Prometheus' address.",
+    )
+    engine: Literal["uvicorn", "granian"] = Field(
+        default="uvicorn",
+        description="HTTP server of `tessera serve`: uvicorn (default; the one the tests run) or granian "
+        "(install tessera[granian]; faster on the token endpoint, see docs/benchmarks.md).",
+    )
+
+    @field_validator("trusted_proxies", "metrics_networks")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not an IP address or network") from None
+        return value
 
     @field_validator("public_url")
     @classmethod

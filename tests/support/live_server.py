@@ -141,7 +141,13 @@ def start_live_server(settings: Settings, backend: str, clock: Clock | None = No
     app = create_app(settings, clock=clock, on_generated_secrets=live.generated.extend)
     live.app = app
     config = uvicorn.Config(
-        SecretRecorder(app, live.watched), http="httptools", lifespan="on", log_config=None, access_log=False
+        SecretRecorder(app, live.watched),
+        http="httptools",
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,  # as in production: X-Forwarded-For is believed only from trusted_proxies
+        ws="none",
     )
     server = uvicorn.Server(config)
     live.server = server

@@ -17,7 +17,8 @@ from tessera.clock import Clock
 
 log = logging.getLogger("tessera.denylist")
 
-OVERLAP_SECONDS = 10.0  # re-read this much before the newest revocation seen: commit order and clock skew
+OVERLAP_SECONDS = 60.0  # re-read this much before the newest revocation seen: commit order and clock skew
+FULL_RELOAD_SECONDS = 300.0  # and reread everything this often, whatever the clocks of other nodes say
 
 
 class RevocationRecords(Protocol):
@@ -35,6 +36,7 @@ class Denylist:
         self._revoked: dict[tuple[str, str], float] = {}  # (tenant, token id) -> token expiry
         self._newest_seen: float | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._last_full_reload = clock.now()
 
     async def revoke(self, tenant_id: str, token_id: str, expires_at: float, now: float) -> bool:
         first = await self._records.revoke(tenant_id, token_id, expires_at, now)
@@ -54,6 +56,8 @@ class Denylist:
     async def refresh(self) -> int:
         """Merge revocations made on any node since the last refresh; returns how many were read."""
         now = self._clock.now()
+        if now - self._last_full_reload >= FULL_RELOAD_SECONDS:
+            self._newest_seen, self._last_full_reload = None, now
         since = 0.0 if self._newest_seen is None else self._newest_seen - OVERLAP_SECONDS
         rows = await self._records.revoked_since(since, now)
         for tenant_id, token_id, expires_at, revoked_at in rows:

@@ -78,6 +78,16 @@ def test_garbage_tampered_and_unsigned_tokens_are_inactive(live_server: LiveServ
             assert introspect(live_server, client, bad) == {"active": False}, bad
 
 
+def test_hostile_json_inside_a_token_is_inactive_not_an_error(live_server: LiveServer) -> None:
+    client = live_server.create_client()
+    header = b64({"alg": "ES256", "typ": "at+jwt", "kid": "x"})
+    huge_number = '{"exp": ' + "9" * 5000 + "}"
+    deep = "[" * 10_000 + "]" * 10_000
+    for payload in (huge_number, deep, '{"exp": NaN}', "\ud800"):
+        raw = base64.urlsafe_b64encode(payload.encode("utf-8", "surrogatepass")).rstrip(b"=").decode()
+        assert introspect(live_server, client, f"{header}.{raw}.c2ln") == {"active": False}
+
+
 def test_a_token_of_another_tenant_is_inactive(start_server: Callable[..., LiveServer]) -> None:
     live = start_server(tenants=[{"id": "default"}, {"id": "other"}])
     client_a = live.create_client()

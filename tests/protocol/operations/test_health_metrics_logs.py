@@ -85,3 +85,11 @@ def test_unknown_paths_and_methods_are_json_errors(live_server: LiveServer) -> N
     wrong_method = requests.delete(live_server.url("/oauth2/jwks"), timeout=5)
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"] == "invalid_request"
+
+
+def test_metrics_are_served_only_to_the_configured_networks(start_server) -> None:  # type: ignore[no-untyped-def]
+    live = start_server(server={"metrics_networks": ["10.0.0.0/8"]})
+    response = requests.get(f"{live.base_url}/metrics", headers={"X-Forwarded-For": "10.1.2.3"}, timeout=5)
+    assert response.status_code == 403
+    assert response.json()["error"] == "access_denied"
+    assert "tessera_" not in response.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tessera.clock import FixedClock
-from tessera.domain.denylist import OVERLAP_SECONDS, Denylist
+from tessera.domain.denylist import FULL_RELOAD_SECONDS, OVERLAP_SECONDS, Denylist
 
 pytestmark = pytest.mark.unit
 
@@ -54,6 +54,20 @@ async def test_refresh_reads_only_recent_revocations_with_an_overlap() -> None:
     await node.refresh()
     await node.refresh()
     assert records.reads[-1] == 1001.0 - OVERLAP_SECONDS
+
+
+async def test_a_revocation_stamped_by_a_node_with_a_slow_clock_is_found_by_the_full_reload() -> None:
+    clock, records = FixedClock(1000.0), SharedRecords()
+    node = Denylist(records, clock)
+    await records.revoke("t", "recent", 5000.0, 1000.0)
+    await node.refresh()
+    await records.revoke("t", "skewed", 5000.0, 1000.0 - 2 * OVERLAP_SECONDS)  # that node's clock is behind
+    await node.refresh()
+    assert not await node.is_revoked("t", "skewed")
+    clock.advance(FULL_RELOAD_SECONDS)
+    await node.refresh()
+    assert records.reads[-1] == 0.0
+    assert await node.is_revoked("t", "skewed")
 
 
 async def test_entries_leave_memory_when_their_token_has_expired() -> None:
