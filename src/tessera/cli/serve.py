@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ctypes
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -22,10 +24,7 @@ from tessera.settings import Settings
 @pass_ctx
 def serve(ctx: Context, host: str | None, port: int | None) -> None:
     """Run the server (reconciling the configuration first, as every start does)."""
-    import uvicorn
-
     from tessera.logs import configure_logging
-    from tessera.web.app import create_app
 
     _return_large_allocations_to_the_os()
     settings = _with_listener(ctx.settings, host, port)
@@ -33,6 +32,17 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     _preflight(ctx, settings)
     configure_logging(settings.log.level, settings.log.format)
     _print_banner(settings)
+    if settings.server.engine == "granian":
+        _serve_with_granian(settings, ctx.config, host, port)
+    else:
+        _serve_with_uvicorn(settings)
+
+
+def _serve_with_uvicorn(settings: Settings) -> None:
+    import uvicorn
+
+    from tessera.web.app import create_app
+
     app = create_app(settings, on_generated_secrets=_show_secrets, bootstrap=False)  # _preflight reconciled
     uvicorn.run(
         app,
@@ -47,6 +57,33 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
         ws="none",  # no WebSocket endpoints: do not load a WebSocket implementation
         lifespan="on",
     )
+
+
+def _serve_with_granian(settings: Settings, config: Path | None, host: str | None, port: int | None) -> None:
+    """One granian worker; it builds the app from the same configuration (file and environment)."""
+    try:
+        from granian import Granian
+        from granian.constants import Interfaces, Loops
+    except ImportError:
+        raise click.ClickException("server.engine = granian needs granian: pip install 'tessera[granian]'") from None
+    if config is not None:
+        os.environ["TESSERA_CONFIG"] = str(config.resolve())
+    if host is not None:
+        os.environ["TESSERA_SERVER__HOST"] = host
+    if port is not None:
+        os.environ["TESSERA_SERVER__PORT"] = str(port)
+    Granian(
+        "tessera.web.asgi:app_from_environment",
+        factory=True,
+        address=settings.server.host,
+        port=settings.server.port,
+        interface=Interfaces.ASGI,
+        workers=1,
+        runtime_threads=1,
+        loop=Loops.uvloop,
+        websockets=False,
+        log_access=False,
+    ).serve()
 
 
 def _return_large_allocations_to_the_os() -> None:

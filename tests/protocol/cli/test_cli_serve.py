@@ -100,3 +100,43 @@ def test_init_then_serve_then_a_token_with_curl(demo_secret: str, serve: tuple[i
     assert token["access_token"] not in output
     issued = tessera.ok("audit", "search", "--action", "token.issue", "--client", "demo").stdout.splitlines()
     assert [json.loads(line)["result"] for line in issued] == ["success"]
+
+
+def test_serve_on_the_granian_engine(demo_secret: str, tessera: Tessera, tmp_path: Path) -> None:
+    """server.engine = granian: the same app in a granian worker, reading the same configuration."""
+    port, log = free_port(), tmp_path / "granian.log"
+    env = {**os.environ, "TESSERA_SERVER__ENGINE": "granian"}
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [str(TESSERA), "serve", "--port", str(port)], cwd=tessera.home, env=env, stdout=sink, stderr=sink
+        )
+    try:
+        wait_for_port(process, port, log)
+        issuer = f"http://127.0.0.1:{port}/t/default"
+        result = subprocess.run(
+            [
+                "curl",
+                "-s",
+                "-u",
+                f"demo:{demo_secret}",
+                "-d",
+                "grant_type=client_credentials",
+                f"{issuer}/oauth2/token",
+            ],
+            capture_output=True,
+            check=True,
+            timeout=10,
+        )
+        token = json.loads(result.stdout)
+        key = jwt.PyJWKClient(f"{issuer}/oauth2/jwks").get_signing_key_from_jwt(token["access_token"])
+        assert jwt.decode(token["access_token"], key.key, algorithms=["ES256"], audience="urn:tessera:demo-api")
+        assert demo_secret not in log.read_text()
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert not subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True).stdout, "a worker outlived serve"
