@@ -262,15 +262,34 @@ async def test_subjects_and_tenant_secrets(store: SqlStore) -> None:
 
 
 async def test_login_failures(store: SqlStore) -> None:
-    await store.login_failures.put("alpha", "user:alice", FailureRecord(1, NOW))
-    await store.login_failures.put("alpha", "user:alice", FailureRecord(2, NOW + 1, NOW + 600))
-    await store.login_failures.put("beta", "user:alice", FailureRecord(1, NOW))
-    got = await store.login_failures.get("alpha", ["user:alice", "ip:1.2.3.4"])
-    assert got == {"user:alice": FailureRecord(2, NOW + 1, NOW + 600)}
-    await store.login_failures.clear("alpha", "user:alice")
-    assert await store.login_failures.get("alpha", ["user:alice"]) == {}
-    assert await store.login_failures.get("beta", ["user:alice"]) == {"user:alice": FailureRecord(1, NOW)}
-    assert await store.login_failures.purge_expired(NOW + 10) == 1
+    failures = store.login_failures
+    first, second = FailureRecord(1, NOW), FailureRecord(2, NOW + 1, NOW + 600)
+    assert await failures.swap("alpha", "user:alice", None, first)
+    assert not await failures.swap("alpha", "user:alice", None, first)  # already there: the second insert loses
+    assert await failures.swap("alpha", "user:alice", first, second)
+    assert not await failures.swap("alpha", "user:alice", first, FailureRecord(9, NOW))  # stale: nothing changes
+    assert await failures.swap("beta", "user:alice", None, first)
+    got = await failures.get("alpha", ["user:alice", "ip:1.2.3.4"])
+    assert got == {"user:alice": second}
+    await failures.clear("alpha", "user:alice")
+    assert await failures.get("alpha", ["user:alice"]) == {}
+    assert await failures.get("beta", ["user:alice"]) == {"user:alice": first}
+    assert await failures.swap("beta", "user:alice", first, None)  # handing an attempt back removes the row
+    assert await failures.get("beta", ["user:alice"]) == {}
+    assert await failures.swap("beta", "ip:1.2.3.4", None, first)
+    assert await failures.purge_expired(NOW + 10) == 1
+
+
+async def test_concurrent_login_failure_claims_each_win_once(store: SqlStore) -> None:
+    """Twenty parallel compare-and-sets from one reading: exactly one wins (the login throttle's guarantee)."""
+    seen = FailureRecord(3, NOW)
+    assert await store.login_failures.swap("alpha", "ip:9.9.9.9", None, seen)
+    outcomes = await asyncio.gather(
+        *(store.login_failures.swap("alpha", "ip:9.9.9.9", seen, FailureRecord(4, NOW + i)) for i in range(20))
+    )
+    assert sum(outcomes) == 1
+    [record] = (await store.login_failures.get("alpha", ["ip:9.9.9.9"])).values()
+    assert record.count == 4
 
 
 async def test_group_committed_rotations_keep_one_winner_per_token(store: SqlStore) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -132,6 +133,24 @@ def test_repeated_failures_are_delayed_then_locked(start_server: Callable[..., L
     assert delayed.status_code == 429
     assert "Wait" in delayed.text
     assert "throttled" in [e.reason for e in events(quick, "user.login")]
+
+
+def test_parallel_guesses_are_counted_one_by_one(start_server: Callable[..., LiveServer]) -> None:
+    """A burst of guesses sent at once meets the throttle as if sent in turn: only the free ones are checked."""
+    live = start_server(login={"account_throttle": {"free_failures": 3, "base_delay": 30, "max_delay": 30}})
+    add_user(live, "alice")
+    rp = add_rp(live)
+    browsers = [Browser(live) for _ in range(12)]
+    pages = [login_page(browser, rp) for browser in browsers]
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(lambda b, page: b.login(page, "alice", "a guess"), browsers, pages))
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [401] * 3 + [429] * 9
+    reasons = [e.reason for e in events(live, "user.login")]
+    assert reasons.count("bad_password") == 3  # three passwords were checked, not twelve
+    assert reasons.count("throttled") == 9
+    late = Browser(live)
+    assert late.login(login_page(late, rp), "alice").status_code == 429  # the right password waits too
 
 
 def test_a_password_hash_with_old_parameters_is_upgraded_at_sign_in(alice: LiveServer) -> None:

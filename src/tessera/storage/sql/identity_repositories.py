@@ -589,6 +589,10 @@ class SqlSubjectStore(_Repository):
         return str(value) if value is not None else None
 
 
+def _failure_values(record: FailureRecord) -> dict[str, Any]:
+    return {"count": record.count, "last_failure_at": record.last_failure_at, "locked_until": record.locked_until}
+
+
 class SqlLoginFailureStore(_Repository):
     _t = it.login_failures
 
@@ -598,16 +602,32 @@ class SqlLoginFailureStore(_Repository):
             rows = (await conn.execute(query)).all()
         return {r.key: FailureRecord(r._mapping["count"], r.last_failure_at, r.locked_until) for r in rows}
 
-    async def put(self, tenant_id: str, key: str, record: FailureRecord) -> None:
-        values = {
-            "tenant_id": tenant_id,
-            "key": key,
-            "count": record.count,
-            "last_failure_at": record.last_failure_at,
-            "locked_until": record.locked_until,
-        }
+    async def swap(self, tenant_id: str, key: str, seen: FailureRecord | None, new: FailureRecord | None) -> bool:
+        """Replace the record ``seen`` (None: no row) by ``new`` (None: delete), only if it is still ``seen``.
+
+        Compare-and-set in one statement, so two concurrent attempts never both act on one count:
+        the loser gets False and reads again.
+        """
+        t = self._t
+        where = and_(t.c.tenant_id == tenant_id, t.c.key == key)
         async with self._engine.begin() as conn:
-            await _upsert(conn, self._t, values, ("tenant_id", "key"), ("count", "last_failure_at", "locked_until"))
+            if seen is None:
+                if new is None:
+                    return True
+                values = {"tenant_id": tenant_id, "key": key, **_failure_values(new)}
+                result = await _upsert(conn, t, values, ("tenant_id", "key"), ())
+                return bool(result.rowcount)
+            same = and_(
+                where,
+                t.c.count == seen.count,
+                t.c.last_failure_at == seen.last_failure_at,
+                t.c.locked_until.is_(None) if seen.locked_until is None else t.c.locked_until == seen.locked_until,
+            )
+            if new is None:
+                result = await conn.execute(delete(t).where(same))
+            else:
+                result = await conn.execute(update(t).where(same).values(**_failure_values(new)))
+            return bool(result.rowcount)
 
     async def clear(self, tenant_id: str, key: str) -> None:
         async with self._engine.begin() as conn:
