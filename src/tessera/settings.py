@@ -30,6 +30,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from tessera.domain.scopes import OIDC_SCOPES
 from tessera.errors import ConfigurationError
 from tessera.settings_aws import TenantAwsConfig
 
@@ -463,7 +464,7 @@ class TenantConfig(_Model):
         _require_unique([u.username.casefold() for u in self.users], "username")
         _require_unique([s.name for s in self.scopes], "scope name")
         if self.scopes:
-            offered = {s.name for s in self.scopes}
+            offered = {s.name for s in self.scopes} | set(OIDC_SCOPES)
             for client in self.clients:
                 unknown = set(client.scopes) - offered
                 if unknown:

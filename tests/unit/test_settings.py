@@ -138,7 +138,8 @@ def test_the_shipped_example_configuration_is_valid(tmp_path: Path) -> None:
 
     example = resources.files("tessera").joinpath("data/tessera.example.toml").read_text()
     settings = load_settings(write(tmp_path, example))
-    assert [c.client_id for c in settings.tenants[0].clients] == ["demo"]
+    assert [c.client_id for c in settings.tenants[0].clients] == ["demo", "demo-web"]
+    assert [r.name for r in settings.tenants[0].aws.roles] == ["MyRole"]
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from typing import Any
 from tessera.clock import Clock
 from tessera.domain.audit import AuditAction, AuditEvent, AuditTrail
 from tessera.domain.clients import Client, generate_secret, hash_secret
+from tessera.domain.scopes import OIDC_SCOPES
 from tessera.errors import NotFound, TesseraError
 from tessera.ports import Store
 from tessera.secret import Secret
@@ -105,7 +106,7 @@ class ClientRegistry:
 
     async def _check_scopes(self, tenant_id: str, spec: ClientConfig) -> None:
         offered = {s.name for s in await self._store.scopes.list(tenant_id)}
-        unknown = sorted(set(spec.scopes) - offered)
+        unknown = sorted(set(spec.scopes) - offered - set(OIDC_SCOPES))
         if offered and unknown:
             raise InvalidClientSpec(
                 f"tenant {tenant_id!r} does not offer scope(s) {', '.join(unknown)} "

@@ -90,7 +90,8 @@ def test_removing_a_declared_client_deletes_it_on_apply_but_cli_clients_stay(tes
     tessera.ok("client", "create", "manual")
     text = tessera.config.read_text()
     tessera.config.write_text(text[: text.index("[[tenants.clients]]")])
-    assert tessera.ok("apply").stdout.strip() == "- client default/demo"
+    removed = tessera.ok("apply").stdout.splitlines()
+    assert removed == ["- client default/demo", "- client default/demo-web", "- role default/MyRole"]
     assert [line.split("\t")[0] for line in tessera.ok("client", "list").stdout.splitlines()] == ["manual"]
 
 

@@ -45,6 +45,7 @@ def test_list_shows_origin_state_and_grants(tessera: Tessera) -> None:
     tessera.ok("client", "create", "spa", "--public", "--grant", "authorization_code", "--redirect-uri", SPA)
     assert tessera.ok("client", "list").stdout.splitlines() == [
         "demo\tconfidential\tenabled\tconfig\tclient_credentials",
+        "demo-web\tconfidential\tenabled\tconfig\tauthorization_code,refresh_token",
         "spa\tpublic\tenabled\tcli\tauthorization_code",
     ]
 

@@ -90,7 +90,7 @@ def test_audit_tail_prints_the_latest_events_as_json_lines(tessera: Tessera) -> 
         "details",
     }
     assert datetime.fromisoformat(events[1]["occurred_at"]) > datetime.now(UTC) - timedelta(minutes=5)
-    assert len(audit(tessera, "tail")) == 7  # tenant, scopes, demo, two keys, app created and disabled
+    assert len(audit(tessera, "tail")) == 9  # tenant, scopes, demo, demo-web, two keys, MyRole, app twice
     assert audit(tessera, "tail", "-n", "0") == []
     assert audit(tessera, "tail", "--tenant", "nope") == []
 
@@ -112,7 +112,7 @@ def test_audit_tail_follow_prints_new_events_until_interrupted(
     monkeypatch.setattr("tessera.cli.audit.wait_for_more", pause)
     events = audit(tessera, "tail", "-n", "1", "--follow")
     assert [(e["action"], e["result"]) for e in events] == [
-        ("key.create", "success"),
+        ("role.create", "success"),
         ("client.authenticate", "failure"),
     ]
 
@@ -122,11 +122,11 @@ def test_audit_search_filters(tessera: Tessera) -> None:
     tessera.ok("client", "create", "app")
     add_failure(tessera, time.time() - 7200)
     creates = audit(tessera, "search", "--action", "client.create")
-    assert [e["client_id"] for e in creates] == ["demo", "app"]
+    assert [e["client_id"] for e in creates] == ["demo", "demo-web", "app"]
     assert [e["action"] for e in audit(tessera, "search", "--client", "app")] == ["client.create"]
     [failure] = audit(tessera, "search", "--result", "failure")
     assert (failure["reason"], failure["source_ip"], failure["actor"]) == ("bad_secret", "127.0.0.1", "anonymous")
-    assert len(audit(tessera, "search", "--result", "success")) == 6
+    assert len(audit(tessera, "search", "--result", "success")) == 8
     assert failure not in audit(tessera, "search", "--since", "1h")
     assert failure in audit(tessera, "search", "--since", "3h")
     assert audit(tessera, "search", "--until", "1h") == [failure]
@@ -134,7 +134,7 @@ def test_audit_search_filters(tessera: Tessera) -> None:
     assert audit(tessera, "search", "--until", an_hour_ago) == [failure]
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
     assert audit(tessera, "search", "--since", tomorrow) == []
-    assert audit(tessera, "search", "--tenant", "default", "--action", "client.create", "--limit", "1") == creates[1:]
+    assert audit(tessera, "search", "--tenant", "default", "--action", "client.create", "--limit", "1") == creates[-1:]
 
 
 def test_audit_search_refuses_what_it_cannot_filter_by(tessera: Tessera) -> None:
