@@ -192,7 +192,7 @@ async def open_services(
         reconciler=reconciler,
         token_endpoint=TokenEndpoint(authenticator, grants),
         denylist=denylist,
-        introspection=IntrospectionEndpoint(authenticator, access_tokens, denylist),
+        introspection=IntrospectionEndpoint(authenticator, access_tokens, denylist, directory),
         revocation=RevocationEndpoint(authenticator, access_tokens, denylist, identity.refresh_grant),
         identity=identity,
         aws=aws,

@@ -107,7 +107,7 @@ def build_identity_services(
         offline_refresh_token=oidc.offline_refresh_token_lifetime.total_seconds(),
     )
     tokens = UserTokens(access_tokens, directory, revocations, lifetimes)
-    refresh_grant = RefreshTokenGrant(store.refresh_tokens, tokens)
+    refresh_grant = RefreshTokenGrant(store.refresh_tokens, tokens, timeouts.idle)
     flow = AuthorizationFlow(
         directory,
         store.users,

@@ -148,13 +148,22 @@ class RefreshTokenStore(Protocol):
         client_id: str,
         now: float,
         successor: Callable[[RefreshToken], tuple[RefreshToken, str]],
+        session_idle: float | None = None,
     ) -> tuple[RefreshToken, RefreshToken] | None:
-        """Consume a usable token and store ``successor(old)`` (token, hash) in one transaction: (old, new)."""
+        """Consume a usable token and store ``successor(old)`` (token, hash) in one transaction: (old, new).
+
+        Usable: unused, unrevoked, unexpired, the client's, of an intact family and an enabled user,
+        and offline or of an SSO session that has not ended, expired or been idle ``session_idle`` s.
+        """
         ...
 
     async def get(self, tenant_id: str, token_hash: str) -> RefreshToken | None: ...
     async def revoke_family(self, tenant_id: str, family_id: str, now: float) -> list[tuple[str, float]]:
         """Revoke every token of the family; the (jti, exp) of access tokens issued from it, still valid."""
+        ...
+
+    async def bar_family(self, barrier: RefreshToken, token_hash: str) -> None:
+        """Store ``barrier`` (a revoked member) unless it is there already: no member can refresh after it."""
         ...
 
     async def revoke_session(self, tenant_id: str, session_id: str, now: float) -> list[tuple[str, float]]:

@@ -208,6 +208,8 @@ async def test_concurrent_code_consumption_has_one_winner(store: SqlStore) -> No
 async def test_refresh_token_rotation_and_revocation(store: SqlStore) -> None:
     await store.users.create(user("alpha"))
     await store.users.create(user("beta"))
+    await store.sessions.create(session("alpha"), "cookie-a")
+    await store.sessions.create(session("beta"), "cookie-b")
     await store.refresh_tokens.create(refresh_token("alpha"), "t1")
     await store.refresh_tokens.create(refresh_token("beta"), "t1")
 
@@ -248,6 +250,54 @@ async def test_refresh_tokens_of_disabled_users_and_ended_sessions(store: SqlSto
     assert (await store.refresh_tokens.get("beta", "t1")).revoked_at is None  # type: ignore[union-attr]
     await store.refresh_tokens.create(refresh_token("alpha", "old", expires_at=NOW - 90_000), "old")
     assert await store.refresh_tokens.purge_expired(NOW) == 1
+
+
+async def test_session_bound_refresh_tokens_rotate_only_while_their_session_is_active(store: SqlStore) -> None:
+    """Tokens without offline_access end with the SSO session: ended, expired or idle (#17)."""
+    await store.users.create(user("alpha"))
+    await store.users.create(user("beta"))
+    await store.sessions.create(session("alpha", "live", last_seen_at=NOW - 100), "c-live")
+    await store.sessions.create(session("alpha", "idle", last_seen_at=NOW - 4000), "c-idle")
+    await store.sessions.create(session("alpha", "expired", expires_at=NOW - 1), "c-expired")
+    await store.sessions.create(session("alpha", "ended", ended_at=NOW - 5), "c-ended")
+    await store.sessions.create(session("beta", "other"), "c-other")
+    for sid in ("live", "idle", "expired", "ended", "missing", "other"):
+        await store.refresh_tokens.create(refresh_token("alpha", f"on-{sid}", session_id=sid), f"on-{sid}")
+        await store.refresh_tokens.create(
+            refresh_token("alpha", f"off-{sid}", session_id=sid, offline=True), f"off-{sid}"
+        )
+
+    async def rotates(token_hash: str) -> bool:
+        def successor(old: RefreshToken) -> tuple[RefreshToken, str]:
+            return old.successor(NOW, 60, "at-" + token_hash, NOW + 60), token_hash + "-next"
+
+        return await store.refresh_tokens.rotate("alpha", token_hash, "app", NOW, successor, 1800.0) is not None
+
+    assert await rotates("on-live")
+    for sid in ("idle", "expired", "ended", "missing", "other"):  # "other" is beta's session of the same id
+        assert not await rotates(f"on-{sid}"), sid
+        assert (await store.refresh_tokens.get("alpha", f"on-{sid}")).used_at is None  # type: ignore[union-attr]
+    for sid in ("live", "idle", "expired", "ended", "missing", "other"):
+        assert await rotates(f"off-{sid}"), sid
+
+
+async def test_a_barrier_bars_its_family_once(store: SqlStore) -> None:
+    """A reused code's family gets a revoked member, even before the family exists (#8)."""
+    await store.users.create(user("alpha"))
+    await store.users.create(user("beta"))
+    await store.sessions.create(session("alpha"), "cookie-a")
+    await store.sessions.create(session("beta"), "cookie-b")
+    barrier = refresh_token("alpha", "fam", used_at=NOW, revoked_at=NOW)
+    await store.refresh_tokens.bar_family(barrier, "barrier")
+    await store.refresh_tokens.bar_family(barrier, "barrier")  # a second reuse: still one barrier
+    await store.refresh_tokens.create(refresh_token("alpha", "fam"), "late")  # the racing exchange's token
+    await store.refresh_tokens.create(refresh_token("beta", "fam"), "late")  # the same family id elsewhere
+
+    def successor(old: RefreshToken) -> tuple[RefreshToken, str]:
+        return old.successor(NOW, 60, "at-x", NOW + 60), "next"
+
+    assert await store.refresh_tokens.rotate("alpha", "late", "app", NOW, successor) is None
+    assert await store.refresh_tokens.rotate("beta", "late", "app", NOW, successor) is not None
 
 
 async def test_subjects_and_tenant_secrets(store: SqlStore) -> None:
@@ -294,6 +344,7 @@ async def test_concurrent_login_failure_claims_each_win_once(store: SqlStore) ->
 
 async def test_group_committed_rotations_keep_one_winner_per_token(store: SqlStore) -> None:
     await store.users.create(user("alpha"))
+    await store.sessions.create(session("alpha"), "cookie-a")
     for i in range(6):
         await store.refresh_tokens.create(refresh_token("alpha", f"fam{i}"), f"tok{i}")
 
@@ -311,6 +362,7 @@ async def test_group_committed_rotations_keep_one_winner_per_token(store: SqlSto
 
 async def test_a_failing_rotation_does_not_fail_its_batch(store: SqlStore) -> None:
     await store.users.create(user("alpha"))
+    await store.sessions.create(session("alpha"), "cookie-a")
     await store.refresh_tokens.create(refresh_token("alpha", "a"), "ta")
     await store.refresh_tokens.create(refresh_token("alpha", "b"), "tb")
 

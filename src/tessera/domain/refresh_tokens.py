@@ -5,7 +5,8 @@ marks the presented token used only if it is unused, unexpired, of a family with
 and of an enabled user, followed by the INSERT of its successor in the same transaction, so two
 concurrent uses cannot both win. Presenting a token that was already rotated means two parties
 hold it: the family and the access tokens issued from it are revoked [RFC 9700 §4.14.2].
-Tokens without ``offline_access`` are bound to the SSO session and end with it.
+Tokens without ``offline_access`` are bound to the SSO session and end with it: logout, an
+administrator, its idle or absolute timeout (refreshing is not activity in the session).
 """
 
 from __future__ import annotations

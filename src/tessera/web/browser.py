@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -22,6 +23,7 @@ from tessera.compose import Services
 from tessera.domain.audit import AuditNotes, AuditUnavailable
 from tessera.domain.handles import new_handle
 from tessera.domain.tenants import Tenant
+from tessera.protocols.oauth2.errors import InvalidRequest
 from tessera.settings import TenantConfig
 from tessera.web.http_input import source_ip
 from tessera.web.observability import request_id_of
@@ -168,11 +170,16 @@ def person_facing(endpoint: Endpoint) -> Endpoint:
 
     @functools.wraps(endpoint)
     async def guarded(request: Request) -> Response:
+        services: Services = request.app.state.services
         try:
             return await endpoint(request)
+        except InvalidRequest as exc:  # an unreadable form: too large (413), not form-encoded, not UTF-8
+            message = f"The request could not be read: {exc.description}."
+            return error_page(request, services, None, message, exc.status, "invalid_request")
+        except HTTPException as exc:
+            return error_page(request, services, None, "The request could not be read.", exc.status_code, "bad_request")
         except Exception:
             log.exception("page failed", extra={"request_id": request_id_of(request.scope)})
-            services: Services = request.app.state.services
             return error_page(request, services, None, "Something went wrong on our side.", 500, "server_error")
 
     return guarded

@@ -10,9 +10,11 @@ import ipaddress
 from collections.abc import Sequence
 from functools import lru_cache
 
+from starlette.requests import Request
 from starlette.types import Receive, Scope
 
 from tessera.protocols.oauth2.errors import InvalidRequest, RequestTooLarge
+from tessera.protocols.oauth2.requests import FormParams, is_form_content_type, parse_form
 
 
 class RawRequest:
@@ -37,7 +39,7 @@ class RawRequest:
         """The whole body, refusing anything larger than ``limit`` bytes before reading it all."""
         declared = self.headers.get("content-length")
         if declared is not None:
-            if not declared.isdigit():
+            if not (declared.isascii() and declared.isdigit()) or len(declared) > 18:
                 raise InvalidRequest("invalid Content-Length")
             if int(declared) > limit:
                 raise RequestTooLarge("the request body is too large")
@@ -57,6 +59,30 @@ class RawRequest:
 
     def source_ip(self, trusted_proxies: Sequence[str]) -> str | None:
         return source_ip(self.peer, self.headers.get("x-forwarded-for"), tuple(trusted_proxies))
+
+
+async def form_body(request: Request, limit: int) -> str:
+    """A form-encoded body as text, read the token endpoint's way: bounded, UTF-8, no multipart (#11).
+
+    Raises ``InvalidRequest`` (400) for another content type or bytes that are not UTF-8, and
+    ``RequestTooLarge`` (413) past ``limit``; the pages turn both into an error page.
+    """
+    body = await _form_bytes(request, limit)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequest("the request body is not valid UTF-8") from None
+
+
+async def form_params(request: Request, limit: int) -> FormParams:
+    """A form-encoded body's parameters, strictly: bounded, UTF-8 after percent-decoding, none repeated."""
+    return parse_form(await _form_bytes(request, limit), repeatable=())
+
+
+async def _form_bytes(request: Request, limit: int) -> bytes:
+    if not is_form_content_type(request.headers.get("content-type")):
+        raise InvalidRequest("Content-Type must be application/x-www-form-urlencoded")
+    return await RawRequest(request.scope, request.receive).body(limit)
 
 
 def source_ip(peer: str | None, forwarded_for: str | None, trusted_proxies: tuple[str, ...]) -> str | None:
@@ -79,4 +105,4 @@ def _is_trusted(address: str, trusted: tuple[str, ...]) -> bool:
     return any(ip in ipaddress.ip_network(net, strict=False) for net in trusted)
 
 
-__all__ = ["RawRequest", "source_ip"]
+__all__ = ["RawRequest", "form_body", "form_params", "source_ip"]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import concurrent.futures
 import hashlib
 import json
+import threading
+import time
 
 import jwt
 import pytest
@@ -12,7 +16,7 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 
 from support.live_server import LiveServer
-from support.oidc import Browser, add_rp, events, exchange, pkce_pair, query_of, sign_in
+from support.oidc import Browser, RelyingParty, add_rp, events, exchange, pkce_pair, query_of, sign_in
 
 pytestmark = pytest.mark.protocol
 
@@ -103,11 +107,19 @@ def test_userinfo_errors_follow_rfc6750(alice: LiveServer) -> None:
     live = alice
     rp = add_rp(live)
     url = live.url("/oauth2/userinfo")
-    missing = requests.get(url, timeout=5)
-    assert missing.status_code == 401
-    assert missing.headers["www-authenticate"].startswith('Bearer realm="tessera", error="invalid_token"')
-    garbage = requests.get(url, headers={"authorization": "Bearer nope"}, timeout=5)
-    assert garbage.status_code == 401
+    for no_credentials in ({}, {"authorization": "Basic Zm9vOmJhcg=="}):  # §3.1: no error code then (#16)
+        missing = requests.get(url, headers=no_credentials, timeout=5)
+        assert missing.status_code == 401
+        assert missing.headers["www-authenticate"] == 'Bearer realm="tessera"'
+    missing_post = requests.post(url, data={}, timeout=5)
+    assert (missing_post.status_code, missing_post.headers["www-authenticate"]) == (401, 'Bearer realm="tessera"')
+    for garbage in ("nope", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", "\u00e9t\u00e9"):
+        answer = requests.get(url, headers={"authorization": f"Bearer {garbage}".encode()}, timeout=5)
+        assert answer.status_code == 401, garbage
+        assert answer.headers["www-authenticate"].startswith('Bearer realm="tessera", error="invalid_token"')
+    twice = requests.post(url, headers={"authorization": "Bearer x"}, data={"access_token": "x"}, timeout=5)
+    assert twice.status_code == 400
+    assert 'error="invalid_request"' in twice.headers["www-authenticate"]
     result = sign_in(Browser(live), rp, scope="profile")  # no openid: an OAuth token, not an OIDC one
     token = exchange(live, rp, result["code"], result["code_verifier"]).json()
     assert "id_token" not in token
@@ -154,6 +166,50 @@ def test_reused_code_fails_and_revokes_what_it_issued(alice: LiveServer) -> None
     assert refreshed.json()["error"] == "invalid_grant"
     [reuse] = events(live, "code.reuse")
     assert reuse.details["revoked"] >= 1
+
+
+def test_a_code_reused_during_its_first_exchange_still_revokes_the_refresh_family(
+    alice: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RFC 6749 §4.1.2: the replay lands between the code's consumption and the family's creation (#8)."""
+    rp = add_rp(alice)
+    result = sign_in(Browser(alice), rp)
+    families = alice.services.store.refresh_tokens
+    create = families.create
+    replayed = threading.Event()
+
+    async def create_after_the_replay(token, token_hash):  # type: ignore[no-untyped-def]
+        for _ in range(200):  # the server's loop keeps serving the replay meanwhile
+            if replayed.is_set():
+                break
+            await asyncio.sleep(0.01)
+        await create(token, token_hash)
+
+    monkeypatch.setattr(families, "create", create_after_the_replay)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        first = pool.submit(exchange, alice, rp, result["code"], result["code_verifier"])
+        time.sleep(0.2)
+        second = exchange(alice, rp, result["code"], result["code_verifier"])
+        replayed.set()
+        tokens = first.result(timeout=10).json()
+    assert second.json()["error"] == "invalid_grant"
+    monkeypatch.setattr(families, "create", create)
+    refreshed = requests.post(
+        alice.url("/oauth2/token"),
+        auth=(rp.client_id, rp.secret),
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        timeout=5,
+    )
+    assert refreshed.json()["error"] == "invalid_grant"
+    introspection = requests.post(
+        alice.url("/oauth2/introspect"),
+        auth=(rp.client_id, rp.secret),
+        data={"token": tokens["access_token"]},
+        timeout=5,
+    ).json()
+    assert introspection == {"active": False}
+    [reuse] = events(alice, "code.reuse")
+    assert reuse.reason == "code_reused"
 
 
 def test_codes_are_bound_to_client_and_redirect_uri(alice: LiveServer) -> None:
@@ -297,6 +353,38 @@ def test_public_client_with_pkce_and_no_secret(alice: LiveServer) -> None:
     alice.watch(body["access_token"], body["refresh_token"], body["id_token"])
 
 
+def test_a_native_app_may_use_any_port_of_its_loopback_redirect_uri(alice: LiveServer) -> None:
+    """RFC 8252 §7.3: public clients' ``http://127.0.0.1/...`` and ``http://[::1]/...`` ignore the port (#20)."""
+    registered = ["http://127.0.0.1/callback", "http://[::1]/callback", "http://localhost/callback"]
+    app = add_rp(alice, type="public", auth_methods=["none"], redirect_uris=registered, redirect_uri=registered[0])
+    browser = Browser(alice)
+    for uri in ("http://127.0.0.1:49152/callback", "http://[::1]:8400/callback"):
+        result = sign_in(browser, RelyingParty(app.client_id, "", uri))
+        assert "code" in result, result
+        form = {"grant_type": "authorization_code", "code": result["code"], "client_id": app.client_id}
+        form.update(code_verifier=result["code_verifier"])
+        if ":49152" in uri:  # the token request must repeat the very URI of the authorization request
+            other = {**form, "redirect_uri": uri.replace(":49152", ":49153")}
+            assert requests.post(alice.url("/oauth2/token"), data=other, timeout=5).json()["error"] == "invalid_grant"
+        answer = requests.post(alice.url("/oauth2/token"), data={**form, "redirect_uri": uri}, timeout=5)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        alice.watch(body["access_token"], body["refresh_token"], body["id_token"])
+    confidential = add_rp(alice, redirect_uris=["http://127.0.0.1/callback"], redirect_uri="http://127.0.0.1/callback")
+    _, challenge = pkce_pair()
+    common = {"response_type": "code", "scope": "openid", "code_challenge": challenge, "code_challenge_method": "S256"}
+    for client_id, uri in (
+        (app.client_id, "http://localhost:5000/callback"),
+        (app.client_id, "http://127.0.0.1:5000/callback/"),
+        (app.client_id, "http://127.0.0.1:5000/callback?x=1"),
+        (app.client_id, "http://127.0.0.2:5000/callback"),
+        (confidential.client_id, "http://127.0.0.1:5000/callback"),
+    ):
+        page = browser.authorize(client_id=client_id, redirect_uri=uri, **common)
+        assert page.status_code == 400, uri
+        assert "location" not in page.headers
+
+
 def test_seed_okta_style_link_for_a_legacy_confidential_client(alice: LiveServer) -> None:
     """The seed's link with only host and credentials changed: no PKCE, Okta paths, scope with spaces."""
     rp = add_rp(alice, require_pkce=False)
@@ -389,3 +477,23 @@ def test_okta_issuer_layout(start_server) -> None:  # type: ignore[no-untyped-de
     assert meta["authorization_endpoint"] == meta["issuer"] + "/v1/authorize"
     assert meta["token_endpoint"] == meta["issuer"] + "/v1/token"
     assert meta["jwks_uri"] == meta["issuer"] + "/v1/keys"
+
+
+def test_non_ascii_or_oversized_max_age_is_invalid_request_not_a_500(alice: LiveServer) -> None:
+    """OIDC Core §3.1.2.1 ``max_age`` is a number of seconds: ASCII digits only, bounded (#13)."""
+    rp = add_rp(alice)
+    browser = Browser(alice)
+    _, challenge = pkce_pair()
+    for max_age in ("\u00b2", "\u0661", "\uff11", "1\u00b9", "99999999999"):  # "²" passes str.isdigit()
+        response = browser.authorize(
+            client_id=rp.client_id,
+            redirect_uri=rp.redirect_uri,
+            response_type="code",
+            scope="openid",
+            code_challenge=challenge,
+            code_challenge_method="S256",
+            state="s1",
+            max_age=max_age,
+        )
+        answer = browser.code_from(response)
+        assert (answer["error"], answer["state"]) == ("invalid_request", "s1"), max_age

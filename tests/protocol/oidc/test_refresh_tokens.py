@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import concurrent.futures
+import time
+from collections.abc import Callable
+from urllib.parse import urlencode
 
 import jwt
 import pytest
@@ -10,7 +13,8 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 
 from support.live_server import LiveServer
-from support.oidc import Browser, add_rp, events, exchange, refresh, sign_in
+from support.oidc import Browser, add_rp, add_user, events, exchange, refresh, sign_in
+from tessera.clock import FixedClock
 
 pytestmark = pytest.mark.protocol
 
@@ -116,3 +120,55 @@ def test_revoking_a_refresh_token_revokes_its_family(alice: LiveServer) -> None:
     )
     assert answer.status_code == 200
     assert refresh(alice, rp, tokens["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_a_wider_scope_is_refused_before_the_token_is_rotated(alice: LiveServer) -> None:
+    """RFC 6749 §6 ``invalid_scope``, and the presented token is not consumed by the refusal (#9)."""
+    rp = add_rp(alice)
+    token = tokens_for(alice, rp)["refresh_token"]
+    for wider in ("openid profile email", "openid offline_access", "admin"):
+        refused = refresh(alice, rp, token, scope=wider)
+        assert refused.status_code == 400
+        assert refused.json()["error"] == "invalid_scope", wider
+    again = refresh(alice, rp, token, scope="openid")
+    assert again.status_code == 200, again.text
+    assert again.json()["scope"] == "openid"
+    assert events(alice, "refresh_token.reuse") == []
+
+
+def test_session_bound_refresh_tokens_end_with_an_idle_expired_or_logged_out_session(
+    start_server: Callable[..., LiveServer],
+) -> None:
+    """Without offline_access a refresh token lives only as long as its SSO session is active (#17)."""
+    clock = FixedClock(time.time())
+    live = start_server(clock=clock, sessions={"idle_timeout": 600, "absolute_timeout": 1800})
+    add_user(live, "alice")
+    rp = add_rp(live)
+    browser = Browser(live)
+    online = tokens_for(live, rp, browser)
+    offline = tokens_for(live, rp, browser, scope="openid offline_access")
+    clock.advance(590)
+    online = refresh(live, rp, online["refresh_token"]).json()  # within the idle timeout
+    assert "refresh_token" in online, online
+    clock.advance(20)  # 610 s since the browser was last seen: the session is idle-expired
+    refused = refresh(live, rp, online["refresh_token"])
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
+    assert refresh(live, rp, offline["refresh_token"]).status_code == 200
+
+    browser = Browser(live)  # a new session, kept active by the browser up to its absolute timeout
+    online = tokens_for(live, rp, browser)
+    for _ in range(3):
+        clock.advance(590)
+        assert "code" in sign_in(browser, rp)  # the person is active: the session is not idle
+        online = refresh(live, rp, online["refresh_token"]).json()
+        assert "refresh_token" in online, online
+    clock.advance(200)  # 1970 s after sign-in: past the absolute timeout
+    assert refresh(live, rp, online["refresh_token"]).json()["error"] == "invalid_grant"
+
+    browser = Browser(live)
+    online = tokens_for(live, rp, browser)
+    offline = tokens_for(live, rp, browser, scope="openid offline_access")
+    hint = {"id_token_hint": online["id_token"]}
+    assert browser.get(live.url("/oauth2/logout") + "?" + urlencode(hint)).status_code == 200  # signed out
+    assert refresh(live, rp, online["refresh_token"]).json()["error"] == "invalid_grant"
+    assert refresh(live, rp, offline["refresh_token"]).status_code == 200

@@ -8,6 +8,7 @@ client's redirect URI with ``state`` and ``iss`` (``RedirectError``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -27,6 +28,8 @@ from tessera.protocols.oidc.errors import (
 OIDC_SCOPES = ("openid", "profile", "email", "groups", "offline_access")
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 MAX_PARAMETER = 2048
+_LOOPBACK_URI = re.compile(r"http://(?P<host>127\.0\.0\.1|\[::1\])(?::(?P<port>[0-9]{1,5}))?(?=[/?]|$)")
+_ASCII_DIGITS = re.compile(r"[0-9]{1,10}")  # not str.isdigit(): it takes U+00B2 (int() fails)
 
 
 class PageError(Exception):
@@ -105,9 +108,33 @@ def validate_redirect_target(params: Mapping[str, str], repeated: set[str], clie
     redirect_uri = params.get("redirect_uri")
     if redirect_uri is None:
         raise PageError(InvalidRequest("the request has no redirect_uri", reason="missing_redirect_uri"))
-    if redirect_uri not in client.spec.redirect_uris:  # exact string comparison (RFC 9700 §4.1.3)
+    if not is_registered_redirect_uri(redirect_uri, client):
         raise PageError(InvalidRequest("the redirect_uri is not registered", reason="invalid_redirect_uri"))
     return redirect_uri
+
+
+def is_registered_redirect_uri(redirect_uri: str, client: Client) -> bool:
+    """Exact string comparison (RFC 9700 §4.1.3), save one case: the port of a native app's loopback URI.
+
+    RFC 8252 §7.3: a public client registered with ``http://127.0.0.1/cb`` or ``http://[::1]/cb``
+    may ask for any port, since the app listens on whichever one the OS gives it. Scheme, host
+    (not ``localhost``), path and query must still be exactly those registered.
+    """
+    registered = client.spec.redirect_uris
+    if redirect_uri in registered:
+        return True
+    if client.is_confidential:
+        return False
+    requested = _without_loopback_port(redirect_uri)
+    return requested is not None and any(_without_loopback_port(uri) == requested for uri in registered)
+
+
+def _without_loopback_port(uri: str) -> str | None:
+    """``uri`` without its port when it is an ``http`` loopback IP literal URI, else None."""
+    match = _LOOPBACK_URI.match(uri)
+    if match is None or (match["port"] is not None and not 0 < int(match["port"]) <= 65535):
+        return None
+    return f"http://{match['host']}{uri[match.end() :]}"
 
 
 def validate_authorization_request(
@@ -207,7 +234,7 @@ def _prompt(raw: str | None) -> tuple[str, ...]:
 def _max_age(raw: str | None) -> int | None:
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 10:
+    if _ASCII_DIGITS.fullmatch(raw) is None:
         raise InvalidRequest("max_age must be a non-negative integer")
     return int(raw)
 
@@ -246,6 +273,7 @@ __all__ = [
     "PageError",
     "RedirectError",
     "error_redirect",
+    "is_registered_redirect_uri",
     "parse_query",
     "redirect_uri_with",
     "validate_authorization_request",

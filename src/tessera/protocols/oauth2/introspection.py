@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from tessera.domain.audit import AuditAction
 from tessera.domain.tokens import AccessTokens
-from tessera.protocols.oauth2.client_auth import ClientAuthenticator
+from tessera.protocols.oauth2.client_auth import ClientAuthenticator, ClientLookup
 from tessera.protocols.oauth2.endpoint_request import EndpointRequest
 from tessera.protocols.oauth2.errors import InvalidClient
 from tessera.protocols.oauth2.responses import IntrospectionResponse
@@ -31,8 +31,11 @@ class Denylist(Protocol):
 
 
 class IntrospectionEndpoint:
-    def __init__(self, authenticator: ClientAuthenticator, tokens: AccessTokens, denylist: Denylist) -> None:
+    def __init__(
+        self, authenticator: ClientAuthenticator, tokens: AccessTokens, denylist: Denylist, clients: ClientLookup
+    ) -> None:
         self._authenticator, self._tokens, self._denylist = authenticator, tokens, denylist
+        self._clients = clients
 
     async def handle(self, request: EndpointRequest, token_endpoint_url: str) -> IntrospectionResponse:
         client = await self._authenticator.authenticate(
@@ -51,6 +54,8 @@ class IntrospectionEndpoint:
         active = claims is not None and isinstance(token_id, str)
         if active and isinstance(token_id, str) and await self._denylist.is_revoked(request.tenant.id, token_id):
             active = False
+        if active and claims is not None and not await self._client_may_use(request.tenant.id, claims):
+            active = False
         request.notes.note(
             AuditAction.TOKEN_INTROSPECT,
             "success",
@@ -63,6 +68,14 @@ class IntrospectionEndpoint:
         body = {name: claims[name] for name in INTROSPECTED_CLAIMS if name in claims}
         body["token_type"] = "Bearer"
         return IntrospectionResponse(active=True, claims=body)
+
+    async def _client_may_use(self, tenant_id: str, claims: dict[str, Any]) -> bool:
+        """A token dies with its client: disabled or deleted, its tokens are inactive at once (#21)."""
+        client_id = claims.get("client_id")
+        if not isinstance(client_id, str):
+            return True
+        client = await self._clients.client(tenant_id, client_id)
+        return client is not None and client.is_enabled
 
 
 __all__ = ["INTROSPECTED_CLAIMS", "Denylist", "IntrospectionEndpoint"]

@@ -13,6 +13,8 @@ from tessera.protocols.oidc.claims import user_claims
 from tessera.protocols.oidc.errors import InsufficientScope, InvalidToken
 from tessera.protocols.oidc.subject import SubjectIdentifiers
 
+NO_TOKEN = "no_token"  # the reason of a request without credentials (RFC 6750 §3.1: no error code then)
+
 
 class Denylist(Protocol):
     async def is_revoked(self, tenant_id: str, token_id: str) -> bool: ...
@@ -37,7 +39,7 @@ def bearer_token(authorization: str | None, form_token: str | None) -> str:
         raise InvalidRequest("send the access token once (RFC 6750 2)")
     token = header_token or form_token
     if not token:
-        raise InvalidToken("an access token is required", reason="no_token")
+        raise InvalidToken("an access token is required", reason=NO_TOKEN)
     return token
 
 
@@ -66,6 +68,8 @@ class UserinfoEndpoint:
         client = await self._clients.client(tenant.id, client_id) if isinstance(client_id, str) else None
         if client is None or not isinstance(subject, str):
             raise InvalidToken("the access token was not issued to a person", reason="not_a_user_token")
+        if not client.is_enabled:  # a disabled client's tokens die with it (#21)
+            raise InvalidToken("the access token was issued to a disabled client", reason="client_disabled")
         user_id = await self._subjects.user_id(tenant.id, subject, client.spec.subject_type)
         user = await self._users.get(tenant.id, user_id) if user_id else None
         if user is None or not user.is_enabled:
@@ -73,4 +77,4 @@ class UserinfoEndpoint:
         return {"sub": subject, **user_claims(user, scopes)}
 
 
-__all__ = ["UserinfoEndpoint", "bearer_token"]
+__all__ = ["NO_TOKEN", "UserinfoEndpoint", "bearer_token"]

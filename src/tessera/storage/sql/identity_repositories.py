@@ -525,11 +525,12 @@ class SqlRefreshTokenStore(_Repository):
         client_id: str,
         now: float,
         successor: Callable[[RefreshToken], tuple[RefreshToken, str]],
+        session_idle: float | None = None,
     ) -> tuple[RefreshToken, RefreshToken] | None:
         """One conditional UPDATE ... RETURNING and one INSERT, group-committed (see ``refresh_rotator``)."""
         if self._rotator is None:
             self._rotator = rotator_for(self._engine)
-        return await self._rotator.rotate(Rotation(tenant_id, token_hash, client_id, now, successor))
+        return await self._rotator.rotate(Rotation(tenant_id, token_hash, client_id, now, successor, session_idle))
 
     async def close(self) -> None:
         if self._rotator is not None:
@@ -544,6 +545,10 @@ class SqlRefreshTokenStore(_Repository):
 
     async def revoke_family(self, tenant_id: str, family_id: str, now: float) -> list[tuple[str, float]]:
         return await self._revoke(and_(self._t.c.tenant_id == tenant_id, self._t.c.family_id == family_id), now)
+
+    async def bar_family(self, barrier: RefreshToken, token_hash: str) -> None:
+        async with self._engine.begin() as conn:
+            await _upsert(conn, self._t, _refresh_values(barrier, token_hash), ("tenant_id", "token_hash"), ())
 
     async def revoke_session(self, tenant_id: str, session_id: str, now: float) -> list[tuple[str, float]]:
         sessions = select(self._t.c.family_id).where(

@@ -1,13 +1,14 @@
 """Rotating refresh tokens: the one write of every refresh grant, group-committed on a raw connection.
 
 Each rotation is still its own conditional ``UPDATE ... RETURNING`` (the presented token must be
-unused, unrevoked, unexpired, the caller's, of a family with no revoked member and of an enabled
-user) followed by the ``INSERT`` of its successor. Concurrent rotations are written in one
-transaction, so a busy node pays one commit for many grants, and they bypass the ORM layers (as
-the audit appender does): on SQLite a dedicated thread with its own connection, on PostgreSQL a
-connection held by the rotator. A batch that fails is retried one rotation per transaction, so one
-bad rotation cannot fail the others. Statements within a batch run in order, so two uses of one
-token in the same batch still have exactly one winner.
+unused, unrevoked, unexpired, the caller's, of a family with no revoked member, of an enabled
+user and, unless it is offline, of an SSO session that is still active) followed by the
+``INSERT`` of its successor. Concurrent rotations are written in one transaction, so a busy node
+pays one commit for many grants, and they bypass the ORM layers (as the audit appender does): on
+SQLite a dedicated thread with its own connection, on PostgreSQL a connection held by the
+rotator. A batch that fails is retried one rotation per transaction, so one bad rotation cannot
+fail the others. Statements within a batch run in order, so two uses of one token in the same
+batch still have exactly one winner.
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ _CONDITIONS = (
     "AND NOT EXISTS (SELECT 1 FROM refresh_tokens AS member WHERE member.tenant_id = refresh_tokens.tenant_id "
     "AND member.family_id = refresh_tokens.family_id AND member.revoked_at IS NOT NULL) "
     "AND EXISTS (SELECT 1 FROM users WHERE users.tenant_id = refresh_tokens.tenant_id "
-    "AND users.user_id = refresh_tokens.user_id AND users.disabled = {false})"
+    "AND users.user_id = refresh_tokens.user_id AND users.disabled = {false}) "
+    "AND (refresh_tokens.offline = {true} OR EXISTS (SELECT 1 FROM sso_sessions AS s "
+    "WHERE s.tenant_id = refresh_tokens.tenant_id AND s.session_id = refresh_tokens.session_id "
+    "AND s.ended_at IS NULL AND s.expires_at > {p4} AND s.last_seen_at > {p5}))"
 )
 
 
@@ -51,14 +55,14 @@ def _returning(json_as_text: bool) -> str:
 
 SQLITE_ROTATE = (
     "UPDATE refresh_tokens SET used_at = ? WHERE "  # noqa: S608 - constants only
-    + _CONDITIONS.format(p1="?", p2="?", p3="?", p4="?", false="0")
+    + _CONDITIONS.format(p1="?", p2="?", p3="?", p4="?", p5="?", false="0", true="1")
     + " RETURNING "
     + _returning(False)
 )
 SQLITE_INSERT = f"INSERT INTO refresh_tokens ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"  # noqa: S608
 POSTGRES_ROTATE = (
     "UPDATE refresh_tokens SET used_at = $1 WHERE "  # noqa: S608 - constants only
-    + _CONDITIONS.format(p1="$2", p2="$3", p3="$4", p4="$5", false="false")
+    + _CONDITIONS.format(p1="$2", p2="$3", p3="$4", p4="$5", p5="$6", false="false", true="true")
     + " RETURNING "
     + _returning(True)
 )
@@ -76,6 +80,11 @@ class Rotation:
     client_id: str
     now: float
     successor: Successor
+    session_idle: float | None = None  # a session-bound token needs its session seen this recently
+
+    @property
+    def last_seen_after(self) -> float:
+        return self.now - self.session_idle if self.session_idle is not None else float("-inf")
 
 
 def token_from_row(row: Sequence[Any]) -> RefreshToken:
@@ -145,7 +154,8 @@ class SqliteRotations:
 
     @staticmethod
     def _rotate(connection: sqlite3.Connection, r: Rotation) -> Outcome:
-        row = connection.execute(SQLITE_ROTATE, (r.now, r.tenant_id, r.token_hash, r.client_id, r.now)).fetchone()
+        values = (r.now, r.tenant_id, r.token_hash, r.client_id, r.now, r.now, r.last_seen_after)
+        row = connection.execute(SQLITE_ROTATE, values).fetchone()
         if row is None:
             return None
         old = token_from_row(row)
@@ -185,7 +195,9 @@ class PostgresRotations:
 
     @staticmethod
     async def _rotate(driver: Any, r: Rotation) -> Outcome:
-        row = await driver.fetchrow(POSTGRES_ROTATE, r.now, r.tenant_id, r.token_hash, r.client_id, r.now)
+        row = await driver.fetchrow(
+            POSTGRES_ROTATE, r.now, r.tenant_id, r.token_hash, r.client_id, r.now, r.last_seen_after
+        )
         if row is None:
             return None
         old = token_from_row(tuple(row))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,8 +24,9 @@ from tessera.protocols.oauth2.errors import InvalidRequest, OAuthError
 from tessera.protocols.oidc.discovery import OidcEndpoints, openid_configuration
 from tessera.protocols.oidc.errors import BearerError
 from tessera.protocols.oidc.logout import InvalidLogoutRequest, LogoutRequest, validate_logout_request
-from tessera.protocols.oidc.userinfo import bearer_token
+from tessera.protocols.oidc.userinfo import NO_TOKEN, bearer_token
 from tessera.web.browser import PageCall, origin_of, person_facing, see_other
+from tessera.web.http_input import form_body, form_params
 from tessera.web.render import json_response, oauth_error
 from tessera.web.routes.oauth2 import endpoint_urls, resolve_tenant
 from tessera.web.routes.pages import respond
@@ -65,9 +65,8 @@ async def authorize(request: Request) -> Response:
     call = await PageCall.open(request)
     if isinstance(call, Response):
         return call
-    if request.method == "POST":  # OIDC Core §3.1.2.1: GET and POST (form-encoded)
-        form = await request.form(max_files=0, max_fields=64)
-        query = urlencode([(k, v) for k, v in form.multi_items() if isinstance(v, str)])
+    if request.method == "POST":  # OIDC Core §3.1.2.1: GET and POST (form-encoded, parsed like a query)
+        query = await form_body(request, call.services.settings.server.max_body_bytes)
     else:
         query = request.url.query
     identity = call.services.identity
@@ -101,9 +100,8 @@ async def userinfo(request: Request) -> Response:
     try:
         form_token = None
         if request.method == "POST" and "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
-            form = await request.form(max_files=0, max_fields=20)
-            value = form.get("access_token")
-            form_token = value if isinstance(value, str) else None
+            form = await form_params(request, services.settings.server.max_body_bytes)
+            form_token = form.get("access_token")
         token = bearer_token(request.headers.get("authorization"), form_token)
         claims = await services.identity.userinfo.handle(tenant, issuer, token)
     except OAuthError as exc:
@@ -113,7 +111,10 @@ async def userinfo(request: Request) -> Response:
 
 def _bearer_error(exc: OAuthError) -> Response:
     """RFC 6750 §3: the error in ``WWW-Authenticate: Bearer ...`` (and the JSON body, for people)."""
-    status = exc.status if isinstance(exc, BearerError) else 400
+    status = exc.status if isinstance(exc, BearerError) or exc.status == 413 else 400
+    if exc.reason == NO_TOKEN:  # §3.1: a request without credentials gets the challenge, no error code
+        body = {"error": exc.code, "error_description": exc.description}
+        return json_response(body, 401, {"www-authenticate": 'Bearer realm="tessera"', "cache-control": "no-store"})
     header = f'Bearer realm="tessera", error="{exc.code}"'
     if exc.description:
         header += f', error_description="{exc.description}"'
@@ -205,8 +206,8 @@ async def confirm_logout(request: Request) -> Response:
 
 async def _params(request: Request) -> dict[str, str]:
     if request.method == "POST":
-        form = await request.form(max_files=0, max_fields=20)
-        return {k: v for k, v in form.items() if isinstance(v, str) and v}
+        services: Services = request.app.state.services
+        return dict((await form_params(request, services.settings.server.max_body_bytes)).single)
     return {k: v for k, v in request.query_params.items() if v}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -12,10 +11,12 @@ from tessera.domain.authn.password import Authentication
 from tessera.domain.interactions import Interaction, csrf_token, is_valid_csrf
 from tessera.domain.sessions import SsoSession
 from tessera.protocols.oauth2.authorization import AuthorizationRequest, PageError
+from tessera.protocols.oauth2.requests import FormParams
 from tessera.protocols.oidc.authorization_flow import Outcome, Redirect
 from tessera.protocols.oidc.claims import SCOPE_DESCRIPTIONS
 from tessera.secret import Secret
 from tessera.web.browser import PageCall, origin_of, person_facing, see_other
+from tessera.web.http_input import form_params
 
 BAD_CREDENTIALS = "The username or password is incorrect."
 THROTTLED = "Too many failed attempts. Wait {seconds} seconds, then try again."
@@ -34,8 +35,8 @@ async def _pending(call: PageCall, handle: str, kind: str) -> Interaction | None
     return interaction if interaction is not None and interaction.kind == kind else None
 
 
-async def _form(request: Request) -> FormData:
-    return await request.form(max_files=0, max_fields=20, max_part_size=8192)
+async def _form(call: PageCall) -> FormParams:
+    return await form_params(call.request, call.services.settings.server.max_body_bytes)
 
 
 # Sign-in ------------------------------------------------------------------------------------------
@@ -77,8 +78,8 @@ async def login_submit(request: Request) -> Response:
     call = await PageCall.open(request)
     if isinstance(call, Response):
         return call
-    form = await _form(request)
-    handle = str(form.get("interaction", ""))
+    form = await _form(call)
+    handle = _text(form, "interaction")
     interaction = await _pending(call, handle, "login")
     if interaction is None or not is_valid_csrf(call.browser, handle, _text(form, "csrf_token")):
         return await call.finish(call.error(EXPIRED, 400, "csrf_or_interaction"))
@@ -129,9 +130,8 @@ def _failure_message(failure: LoginFailed) -> tuple[str, int]:
     return BAD_CREDENTIALS, 401
 
 
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
+def _text(form: FormParams, name: str) -> str:
+    return form.get(name) or ""
 
 
 # Consent ------------------------------------------------------------------------------------------
@@ -177,7 +177,7 @@ async def consent_submit(request: Request) -> Response:
     call = await PageCall.open(request)
     if isinstance(call, Response):
         return call
-    form = await _form(request)
+    form = await _form(call)
     handle = _text(form, "interaction")
     interaction = await _pending(call, handle, "consent")
     if interaction is None or not is_valid_csrf(call.browser, handle, _text(form, "csrf_token")):

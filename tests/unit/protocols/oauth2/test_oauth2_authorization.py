@@ -99,6 +99,10 @@ def test_unknown_disabled_clients_and_repeated_targets_are_pages() -> None:
         (params(prompt="bogus"), "invalid_request"),
         (params(max_age="-5"), "invalid_request"),
         (params(max_age="soon"), "invalid_request"),
+        (params(max_age="\u00b2"), "invalid_request"),  # "²": str.isdigit() says yes, int() raises (#13)
+        (params(max_age="\u0661\u0662"), "invalid_request"),  # Arabic-Indic digits
+        (params(max_age="\uff11"), "invalid_request"),  # fullwidth 1
+        (params(max_age="12345678901"), "invalid_request"),
         (params(request="eyJ..."), "request_not_supported"),
         (params(request_uri="https://x"), "request_uri_not_supported"),
         (params(registration="{}"), "registration_not_supported"),
@@ -182,3 +186,53 @@ def test_client_options_are_consistent() -> None:
         ClientConfig(client_id="app", backchannel_logout_uri="http://rp.example/logout")
     with pytest.raises(ValueError, match="sector_identifier"):
         ClientConfig(client_id="app", subject_type="pairwise")
+
+
+NATIVE_V4, NATIVE_V6 = "http://127.0.0.1/cb", "http://[::1]/cb?app=1"
+
+
+def native(**spec: Any) -> Client:
+    spec.setdefault("redirect_uris", [NATIVE_V4, NATIVE_V6, "http://localhost/cb"])
+    return client(type="public", auth_methods=["none"], **spec)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["http://127.0.0.1:1/cb", "http://127.0.0.1:51234/cb", "http://127.0.0.1:65535/cb", "http://[::1]:8080/cb?app=1"],
+)
+def test_a_native_apps_loopback_uri_matches_any_port(uri: str) -> None:
+    """RFC 8252 §7.3 (#20)."""
+    assert validate(params(redirect_uri=uri), native()).redirect_uri == uri
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://localhost:5000/cb",  # only IP literals: "localhost" may resolve elsewhere (RFC 8252 §8.3)
+        "http://127.0.0.2:5000/cb",
+        "http://127.0.0.1:5000/cb/",
+        "http://127.0.0.1:5000/CB",
+        "http://127.0.0.1:5000/cb?x=1",
+        "http://[::1]:5000/cb",  # the registered query is app=1
+        "http://[::1]:5000/cb?app=1&x=2",
+        "https://127.0.0.1:5000/cb",
+        "http://127.0.0.1:0/cb",
+        "http://127.0.0.1:99999/cb",
+        "http://127.0.0.1:/cb",
+        "http://127.0.0.1:5000@evil.example/cb",
+        "http://127.0.0.1:5000/cb#fragment",
+        "HTTP://127.0.0.1:5000/cb",
+    ],
+)
+def test_nothing_else_relaxes_exact_matching(uri: str) -> None:
+    with pytest.raises(PageError) as caught:
+        validate(params(redirect_uri=uri), native())
+    assert caught.value.error.reason == "invalid_redirect_uri"
+
+
+def test_confidential_clients_keep_exact_loopback_ports() -> None:
+    confidential = client(redirect_uris=[NATIVE_V4, "http://127.0.0.1:4000/cb"])
+    assert validate(params(redirect_uri="http://127.0.0.1:4000/cb"), confidential).redirect_uri.endswith(":4000/cb")
+    for uri in ("http://127.0.0.1:5000/cb", "http://127.0.0.1:4001/cb"):
+        with pytest.raises(PageError):
+            validate(params(redirect_uri=uri), confidential)

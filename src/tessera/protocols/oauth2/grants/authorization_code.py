@@ -37,6 +37,7 @@ class Codes(Protocol):
 class Families(Protocol):
     async def create(self, token: RefreshToken, token_hash: str) -> None: ...
     async def revoke_family(self, tenant_id: str, family_id: str, now: float) -> list[tuple[str, float]]: ...
+    async def bar_family(self, barrier: RefreshToken, token_hash: str) -> None: ...
 
 
 class Users(Protocol):
@@ -161,9 +162,39 @@ class AuthorizationCodeGrant:
         if code.access_token_id is not None and code.access_token_expires_at is not None:
             issued.append((code.access_token_id, code.access_token_expires_at))
         if code.family_id is not None:
+            # The first exchange may still be on its way to creating the family: a revoked member
+            # stored now keeps whatever it creates from ever refreshing (#8).
+            await self._families.bar_family(self._barrier(code, code.family_id, now), barrier_hash(code.family_id))
             issued += await self._families.revoke_family(code.tenant_id, code.family_id, now)
         await self._tokens.revoke_issued(code.tenant_id, list(dict.fromkeys(issued)), now)
         return len(issued)
+
+    def _barrier(self, code: AuthorizationCode, family_id: str, now: float) -> RefreshToken:
+        """A revoked, used member of the family that outlives any member the code's exchange creates."""
+        return RefreshToken(
+            tenant_id=code.tenant_id,
+            family_id=family_id,
+            client_id=code.client_id,
+            user_id=code.user_id,
+            subject=code.subject,
+            session_id=code.session_id,
+            scopes=code.scopes,
+            auth_time=code.auth_time,
+            amr=code.amr,
+            acr=code.acr,
+            offline="offline_access" in code.scopes,
+            issued_at=now,
+            expires_at=now + self._tokens.lifetimes.refresh(offline=True),
+            access_token_id=code.access_token_id or "",
+            access_token_expires_at=code.access_token_expires_at or now,
+            used_at=now,
+            revoked_at=now,
+        )
+
+
+def barrier_hash(family_id: str) -> str:
+    """The store key of a family's barrier: one per family, and the hash of no value ever handed out."""
+    return handle_hash(f"barrier:{family_id}")
 
 
 __all__ = ["AuthorizationCodeGrant"]

@@ -30,6 +30,7 @@ class RefreshTokens(Protocol):
         client_id: str,
         now: float,
         successor: Callable[[RefreshToken], tuple[RefreshToken, str]],
+        session_idle: float | None = None,
     ) -> tuple[RefreshToken, RefreshToken] | None: ...
     async def get(self, tenant_id: str, token_hash: str) -> RefreshToken | None: ...
     async def revoke_family(self, tenant_id: str, family_id: str, now: float) -> list[tuple[str, float]]: ...
@@ -38,13 +39,16 @@ class RefreshTokens(Protocol):
 class RefreshTokenGrant:
     grant_type = "refresh_token"
 
-    def __init__(self, refresh_tokens: RefreshTokens, tokens: UserTokens) -> None:
+    def __init__(self, refresh_tokens: RefreshTokens, tokens: UserTokens, session_idle: float | None = None) -> None:
         self._refresh, self._tokens = refresh_tokens, tokens
+        self._session_idle = session_idle  # tokens without offline_access end with their SSO session
 
     async def exchange(self, request: EndpointRequest, client: Client) -> TokenResponse:
         tenant_id, now = request.tenant.id, request.now
         presented = handle_hash(request.form.require("refresh_token"))
         requested = parse_scope(request.form.get("scope"))
+        if requested:  # refused before the rotation, so a bad request does not burn the token (#9)
+            await self._check_scope(tenant_id, presented, client, requested)
         token_id = new_token_id()
         expires_at = int(now) + int(self._tokens.access_lifetime(client)) + 1
         new_value, new_hash = self._tokens.new_refresh_value()
@@ -52,12 +56,10 @@ class RefreshTokenGrant:
         def successor(old: RefreshToken) -> tuple[RefreshToken, str]:
             return old.successor(now, self._tokens.lifetimes.refresh(old.offline), token_id, expires_at), new_hash
 
-        rotated = await self._refresh.rotate(tenant_id, presented, client.client_id, now, successor)
+        rotated = await self._refresh.rotate(tenant_id, presented, client.client_id, now, successor, self._session_idle)
         if rotated is None:
             raise await self._refusal(request, client, presented)
         old, new = rotated
-        if requested and not set(requested) <= set(old.scopes):
-            raise InvalidScope("the requested scope exceeds the original grant")
         scopes = requested or old.scopes
         context = IdTokenContext(
             request.issuer, old.subject, client.client_id, old.auth_time, old.acr, old.amr, old.session_id
@@ -68,6 +70,12 @@ class RefreshTokenGrant:
             id_token = await self._tokens.id_token(tenant_id, context, now, access.value, None, scopes)
         self._tokens.note_issued(request, client, self.grant_type, access, scopes, old.user_id, new)
         return self._tokens.response(access, scopes, new_value, id_token)
+
+    async def _check_scope(self, tenant_id: str, presented: str, client: Client, requested: tuple[str, ...]) -> None:
+        """RFC 6749 §6: a requested scope must not exceed the grant's (a family's scopes never change)."""
+        token = await self._refresh.get(tenant_id, presented)
+        if token is not None and token.client_id == client.client_id and not set(requested) <= set(token.scopes):
+            raise InvalidScope("the requested scope exceeds the original grant")
 
     async def _refusal(self, request: EndpointRequest, client: Client, presented: str) -> InvalidGrant:
         tenant_id, now = request.tenant.id, request.now
@@ -91,7 +99,8 @@ class RefreshTokenGrant:
             return InvalidGrant("the refresh token was already used", reason="refresh_token_reused")
         if token.expires_at <= now:
             return InvalidGrant("the refresh token has expired", reason="refresh_token_expired")
-        return InvalidGrant("the user may not sign in", reason="user_disabled")
+        # Its family was revoked, its user disabled, or (not offline) its SSO session ended.
+        return InvalidGrant("the refresh token may no longer be used", reason="refresh_token_inactive")
 
     async def revoke(self, tenant_id: str, client: Client, value: str, now: float) -> str | None:
         """RFC 7009 for refresh tokens: revoke the token's family; the family id, or None if not ours."""
