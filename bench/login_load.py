@@ -1,6 +1,7 @@
-"""Closed-loop load of full logins (password check included): ``conns`` browsers, each signing in
-again as soon as its last login ended, with a fresh cookie jar every time (wrk cannot follow a
-three-step flow). Prints the summary line of the wrk scripts, a login counting as one request.
+"""Closed-loop load of full logins (password check included): ``conns`` browsers, each a different
+person of the bench tenant (``bench-<i>``) from the same address, signing in again as soon as its
+last login ended, with a fresh cookie jar every time (wrk cannot follow a three-step flow).
+Prints the summary line of the wrk scripts, a login counting as one request.
 
     taskset -c 1 .venv/bin/python bench/login_load.py http://127.0.0.1:18040/t/default -c 16 -d 10
 
@@ -16,12 +17,12 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 from load import WrkResult
 from signin import FlowError, LoginFlow, sign_in
-from targets import PASSWORD, REDIRECT_URI, USERNAME, WEB_CLIENT_ID
+from targets import BROWSER_USERS, PASSWORD, REDIRECT_URI, USERNAME, WEB_CLIENT_ID, browser_username
 
 LOGIN_SCOPE = "openid"
 
@@ -48,7 +49,7 @@ class Tally:
 
 
 async def browser(flow: LoginFlow, tally: Tally, request_timeout: float) -> None:
-    """One keep-alive connection; every login starts with an empty cookie jar."""
+    """One keep-alive connection, one person; every login starts with an empty cookie jar."""
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     async with httpx.AsyncClient(timeout=request_timeout, limits=limits) as http:
         while time.monotonic() < tally.deadline:
@@ -75,7 +76,10 @@ def percentile(values: list[float], pct: float) -> float:
 
 async def run(flow: LoginFlow, conns: int, seconds: float, request_timeout: float = 30.0) -> WrkResult:
     tally = Tally(time.monotonic() + seconds)
-    await asyncio.gather(*(browser(flow, tally, request_timeout) for _ in range(conns)))
+    if conns > BROWSER_USERS:
+        raise SystemExit(f"at most {BROWSER_USERS} browsers: the bench tenant declares one person per browser")
+    flows = [replace(flow, username=browser_username(i)) for i in range(conns)]
+    await asyncio.gather(*(browser(person, tally, request_timeout) for person in flows))
     done = len(tally.latencies_ms)
     return WrkResult(
         rps=done / seconds,
@@ -107,10 +111,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--client-id", default=WEB_CLIENT_ID)
     p.add_argument("--redirect-uri", default=REDIRECT_URI)
     p.add_argument("--scope", default=LOGIN_SCOPE)
-    p.add_argument("--username", default=USERNAME)
     a = p.parse_args(argv)
     password = os.environ.get("BENCH_PASSWORD", PASSWORD)
-    flow = LoginFlow(a.issuer.rstrip("/"), a.client_id, a.redirect_uri, a.scope, a.username, password)
+    flow = LoginFlow(a.issuer.rstrip("/"), a.client_id, a.redirect_uri, a.scope, USERNAME, password)
     r = run_logins(flow, a.conns, a.duration)
     print(
         f"rps={r.rps:.1f} p50_ms={r.p50_ms:.2f} p99_ms={r.p99_ms:.2f} non2xx={r.non2xx} sockerr={r.sockerr} "

@@ -29,6 +29,15 @@ TENANT = "default"
 WEB_CLIENT_ID = "bench-web"  # signs people in (authorization code + refresh); first party: no consent page
 REDIRECT_URI = "http://127.0.0.1:9/callback"  # never followed: the code is read from the 303
 USERNAME = "bench"
+# One person per concurrent browser of the login benchmark: a person signs in once at a time (the
+# per-account throttle counts attempts in flight), many people sign in at once from one address.
+BROWSER_USERS = 64
+
+
+def browser_username(index: int) -> str:
+    return f"{USERNAME}-{index}"
+
+
 PASSWORD = "bench-password-7f3a9c2e"  # a benchmark user on a scratch store
 ACCOUNT_ID = "123456789012"
 ROLE_NAME = "MyRole"
@@ -179,19 +188,22 @@ def new_kek() -> str:
 
 
 def write_config(node: TesseraNode, secret_hash: str, password_hash: str) -> None:
-    """One tenant: the client-credentials client, a first-party web client, a user, an AWS role."""
+    """One tenant: the client-credentials client, a first-party web client, users, an AWS role."""
     node.data_dir.mkdir(parents=True, exist_ok=True)
     storage = ""
     if node.storage_url:
         storage = f'\n[storage]\nurl = "{node.storage_url}"\nschema_name = "{node.schema}"\n'
+    users = "".join(
+        f"[[tenants.users]]\nusername = \"{name}\"\npassword_hash = '{password_hash}'\n\n"
+        for name in (USERNAME, *(browser_username(i) for i in range(BROWSER_USERS)))
+    )
     node.config.write_text(
         f'data_dir = "{node.data_dir}"\n\n[server]\nhost = "127.0.0.1"\nport = {node.port}\naccess_log = false\n'
         f'{storage}\n[[tenants]]\nid = "{TENANT}"\naccount_id = "{ACCOUNT_ID}"\n\n'
         f'[[tenants.clients]]\nclient_id = "{CLIENT_ID}"\nsecret_hash = "{secret_hash}"\nscopes = ["{SCOPE}"]\n\n'
         f'[[tenants.clients]]\nclient_id = "{WEB_CLIENT_ID}"\nsecret_hash = "{secret_hash}"\n'
         f'grant_types = ["authorization_code", "refresh_token"]\nredirect_uris = ["{REDIRECT_URI}"]\n'
-        f"first_party = true\n\n"
-        f"[[tenants.users]]\nusername = \"{USERNAME}\"\npassword_hash = '{password_hash}'\n\n"
+        f"first_party = true\n\n{users}"
         f"[[tenants.aws.roles]]\nname = \"{ROLE_NAME}\"\ntrust_policy = '{TRUST_POLICY}'\n"
     )
 
@@ -355,6 +367,7 @@ class Peers:
     floor_port: int
     node_jwt_port: int
     node_opaque_port: int
+    node_refresh_port: int
 
     @property
     def floor(self) -> str:
@@ -367,6 +380,10 @@ class Peers:
     @property
     def node_opaque(self) -> str:
         return f"http://127.0.0.1:{self.node_opaque_port}"
+
+    @property
+    def node_refresh(self) -> str:
+        return f"http://127.0.0.1:{self.node_refresh_port}"
 
 
 def kit_env(paths: Paths, cpus: Cpus, **extra: str) -> dict[str, str]:
@@ -411,6 +428,25 @@ def start_node(procs: Processes, paths: Paths, cpus: Cpus, port: int, at_format:
     server = procs.adopt(f"node-{at_format}", argv, kit_env(paths, cpus, **extra), log)
     wait_port(port, server)
     return kit_command(paths, cpus, argv, **extra)
+
+
+NODE_REFRESH_SCRIPT = Path(__file__).resolve().parent / "peers" / "node_refresh.mjs"
+
+
+def start_node_refresh(procs: Processes, paths: Paths, cpus: Cpus, port: int) -> str:
+    """``bench/peers/node_refresh.mjs`` (node-oidc-provider with rotating refresh tokens) on ``port``.
+
+    It is copied next to the kit's installed ``node_modules`` (as the kit's ``start.sh`` does with its
+    ``server.mjs``) and started the same way: ``NODE_ENV=production``, pinned to the server core.
+    """
+    home = paths.perf_work / "node-oidc-provider"
+    script = home / "bench-refresh.mjs"
+    shutil.copyfile(NODE_REFRESH_SCRIPT, script)
+    argv = ["taskset", "-c", str(cpus.server), "node", str(script)]
+    env = {**os.environ, "NODE_ENV": "production", "PORT": str(port)}
+    server = procs.spawn("node-refresh", argv, env, home / f"server-{port}.log")
+    wait_port(port, server)
+    return f"NODE_ENV=production PORT={port} {shlex.join(argv)}  # bench/peers/node_refresh.mjs, copied"
 
 
 def check_ports_free(ports: list[int]) -> None:

@@ -6,6 +6,7 @@ this is an adapter-to-core wiring module that no core imports.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -60,6 +61,11 @@ class IdentityServices:
     async def close(self) -> None:
         await self.backchannel.drain()
         await self.poster.close()
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask: ``taskset``, container cpusets)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _throttle(settings: ThrottleSettings) -> ThrottlePolicy:

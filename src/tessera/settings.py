@@ -230,6 +230,13 @@ class LoginSettings(_Model):
     )
     argon2_time_cost: int = Field(default=2, ge=1, le=20, description="argon2id iterations.")
     argon2_parallelism: int = Field(default=1, ge=1, le=16, description="argon2id lanes.")
+    argon2_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="Passwords hashed or checked at once; unset: one per CPU the server may run on "
+        "(more only queue on the cores and thrash their caches, each holding argon2_memory_kib).",
+    )
     interaction_lifetime: timedelta = Field(
         default=timedelta(minutes=15), description="How long a sign-in or consent page stays usable."
     )

@@ -153,6 +153,22 @@ def test_parallel_guesses_are_counted_one_by_one(start_server: Callable[..., Liv
     assert late.login(login_page(late, rp), "alice").status_code == 429  # the right password waits too
 
 
+def test_many_people_behind_one_address_sign_in_at_once(start_server: Callable[..., LiveServer]) -> None:
+    """Attempts in flight from one address (a NAT) do not throttle each other; only failures count there."""
+    live = start_server(login={"source_throttle": {"free_failures": 2, "base_delay": 30, "max_delay": 30}})
+    people = [f"person{i}" for i in range(8)]
+    for person in people:
+        add_user(live, person)
+    rp = add_rp(live)
+    browsers = [Browser(live) for _ in people]
+    pages = [login_page(browser, rp) for browser in browsers]
+    with ThreadPoolExecutor(max_workers=len(people)) as pool:
+        answers = list(pool.map(lambda b, page, who: b.login(page, who), browsers, pages, people))
+    codes = [b.code_from(answer) for b, answer in zip(browsers, answers, strict=True)]
+    assert all("code" in params for params in codes), codes
+    assert [e.reason for e in events(live, "user.login")].count(None) == len(people)
+
+
 def test_a_password_hash_with_old_parameters_is_upgraded_at_sign_in(alice: LiveServer) -> None:
     from argon2 import PasswordHasher
 

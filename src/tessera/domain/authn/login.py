@@ -7,7 +7,6 @@ Every failure looks the same to the person (the page shows one message) and cost
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from tessera.domain.audit import AuditAction, AuditNotes
@@ -40,16 +39,7 @@ class FailureCounts(Protocol):
     async def clear(self, tenant_id: str, key: str) -> None: ...
 
 
-CLAIM_TRIES = 5  # compare-and-set rounds before a contended key answers "throttled"
-
-
-@dataclass(frozen=True, slots=True)
-class _Claim:
-    """One attempt counted for ``key``: the record before (``seen``) and after (``claimed``)."""
-
-    key: str
-    seen: FailureRecord | None
-    claimed: FailureRecord
+CLAIM_TRIES = 5  # compare-and-set rounds before a contended account answers "throttled"
 
 
 class PasswordLogin:
@@ -68,71 +58,69 @@ class PasswordLogin:
     async def authenticate(
         self, tenant_id: str, username: str, password: Secret[str], notes: AuditNotes
     ) -> tuple[User, Authentication]:
+        """Check the source address, claim the account's attempt, verify, then count or clear.
+
+        The account's attempt is counted as a failure *before* the password is checked, by
+        compare-and-set, so N parallel guesses at one account take N numbers and meet the delay and
+        the lockout exactly as N sequential ones would (checking first and counting after the
+        ~30 ms hash would let a burst through on one reading); a success clears the count. The
+        source address is checked before and counted after a failure: many people behind one
+        address (a NAT) sign in at once, and their attempts in flight must not throttle each other.
+        """
         now = notes.now
-        keys = self._keys(username, notes.source_ip)
+        account_key, account_policy = f"user:{username_key(username)[:256]}", self._policies[0]
+        source_key, source_policy = (f"ip:{notes.source_ip}" if notes.source_ip else None), self._policies[1]
         actor = f"user:{username[:128]}"
-        claims = await self._claim_attempt(tenant_id, keys, notes, actor)
+        records = await self._failures.get(tenant_id, [k for k in (account_key, source_key) if k is not None])
+        if source_key is not None:
+            self._refuse_if_throttled(decide(records.get(source_key), now, source_policy), notes, actor)
+        claim = await self._claim(tenant_id, account_key, account_policy, records.get(account_key), now)
+        self._refuse_if_throttled(claim, notes, actor)
         user = await self._users.find(tenant_id, username)
         verified = await self._hasher.verify_async(user.password_hash if user else None, password)
         failure = _failure_reason(user, verified)
-        if failure is not None:  # the claimed attempt stays counted as the failure it was
+        if failure is not None:  # the account's claimed attempt stays counted as the failure it was
+            if source_key is not None:
+                await self._count_failure(tenant_id, source_key, source_policy, records.get(source_key), now)
             details = {"user_id": user.user_id} if user is not None else {}
             notes.note(AuditAction.USER_LOGIN, "failure", actor=actor, reason=failure, details=details)
             raise LoginFailed(failure)
         assert user is not None
-        await self._failures.clear(tenant_id, keys[0][0])
-        await self._give_back(tenant_id, claims[1:])  # the source's earlier failures stay counted
+        await self._failures.clear(tenant_id, account_key)  # the source's failures stay counted
         notes.note(AuditAction.USER_LOGIN, "success", actor=actor, details={"user_id": user.user_id, "amr": ["pwd"]})
         await self._directory.upgrade_hash(user, password, notes)
         return user, Authentication(AUTHENTICATION_PWD, ACR_PASSWORD, now)
 
-    async def _claim_attempt(
-        self, tenant_id: str, keys: Sequence[tuple[str, ThrottlePolicy]], notes: AuditNotes, actor: str
-    ) -> list[_Claim]:
-        """Count this attempt as a failure for every key before the password is checked.
+    @staticmethod
+    def _refuse_if_throttled(decision: ThrottleDecision, notes: AuditNotes, actor: str) -> None:
+        if decision.allowed:
+            return
+        reason = "locked" if decision.locked else "throttled"
+        details = {"retry_after": round(decision.retry_after, 1)}
+        notes.note(AuditAction.USER_LOGIN, "failure", actor=actor, reason=reason, details=details)
+        raise LoginFailed(reason, decision.retry_after)
 
-        Each count moves by compare-and-set, so N parallel guesses take N numbers and meet the
-        delay and the lockout exactly as N sequential ones would (checking first and counting after
-        the 30 ms hash would let a burst through on one reading). A success gives its number back.
-        """
-        claims: list[_Claim] = []
-        records = await self._failures.get(tenant_id, [key for key, _ in keys])
-        for key, policy in keys:
-            outcome = await self._claim_one(tenant_id, key, policy, records.get(key), notes.now)
-            if isinstance(outcome, ThrottleDecision):
-                await self._give_back(tenant_id, claims)
-                reason = "locked" if outcome.locked else "throttled"
-                retry = round(outcome.retry_after, 1)
-                notes.note(
-                    AuditAction.USER_LOGIN, "failure", actor=actor, reason=reason, details={"retry_after": retry}
-                )
-                raise LoginFailed(reason, outcome.retry_after)
-            claims.append(outcome)
-        return claims
-
-    async def _claim_one(
+    async def _claim(
         self, tenant_id: str, key: str, policy: ThrottlePolicy, seen: FailureRecord | None, now: float
-    ) -> _Claim | ThrottleDecision:
+    ) -> ThrottleDecision:
+        """Count one attempt at ``key`` if the throttle allows one now (compare-and-set, read again on a race)."""
         for _ in range(CLAIM_TRIES):
             decision = decide(seen, now, policy)
             if not decision.allowed:
                 return decision
-            claimed = record_failure(seen, now, policy)
-            if await self._failures.swap(tenant_id, key, seen, claimed):
-                return _Claim(key, seen, claimed)
-            seen = (await self._failures.get(tenant_id, [key])).get(key)  # another attempt moved it: read again
-        return ThrottleDecision(False, policy.base_delay)  # a burst of parallel attempts on one key
+            if await self._failures.swap(tenant_id, key, seen, record_failure(seen, now, policy)):
+                return decision
+            seen = (await self._failures.get(tenant_id, [key])).get(key)  # another attempt moved it
+        return ThrottleDecision(False, policy.base_delay)  # a burst of parallel attempts on one account
 
-    async def _give_back(self, tenant_id: str, claims: Sequence[_Claim]) -> None:
-        """Undo claimed attempts; one that a later attempt has already counted past stays (errs on the safe side)."""
-        for claim in claims:
-            await self._failures.swap(tenant_id, claim.key, claim.claimed, claim.seen)
-
-    def _keys(self, username: str, source_ip: str | None) -> list[tuple[str, ThrottlePolicy]]:
-        keys = [(f"user:{username_key(username)[:256]}", self._policies[0])]
-        if source_ip:
-            keys.append((f"ip:{source_ip}", self._policies[1]))
-        return keys
+    async def _count_failure(
+        self, tenant_id: str, key: str, policy: ThrottlePolicy, seen: FailureRecord | None, now: float
+    ) -> None:
+        """One more failure at ``key``, never lost to a concurrent one."""
+        for _ in range(CLAIM_TRIES):
+            if await self._failures.swap(tenant_id, key, seen, record_failure(seen, now, policy)):
+                return
+            seen = (await self._failures.get(tenant_id, [key])).get(key)
 
 
 def _failure_reason(user: User | None, verified: bool) -> str | None:
