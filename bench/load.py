@@ -128,7 +128,7 @@ def describe(lua: Path, load: Load, conns: int, seconds: float, cpu: int) -> str
     return f"{env} {shlex.join(wrk_argv(lua, load, conns, seconds, cpu))}"
 
 
-def _shorten(value: str, keep: int = 64) -> str:
+def _shorten(value: str, keep: int = 96) -> str:
     return value if len(value) <= keep else value[:keep] + "..."
 
 

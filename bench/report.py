@@ -86,12 +86,13 @@ def spread(values: list[float], fmt: str) -> str:
     return med if len(values) == 1 else f"{med} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 
 
-def ratio_cell(values: list[float], reference: str) -> str:
+def ratio_cell(values: list[float], reference: str, precise: bool = False) -> str:
+    """Against the floor as a percentage, against a peer as a factor; ``precise`` for target checks."""
     if not values:
         return "-"
     if reference.startswith("floor"):
         percent = [100 * v for v in values]
-        return spread(percent, "{:.1f}" if statistics.median(percent) < 10 else "{:.0f}") + "%"
+        return spread(percent, "{:.1f}" if precise or statistics.median(percent) < 10 else "{:.0f}") + "%"
     return spread(values, "{:.2f}") + "x"
 
 
@@ -104,7 +105,8 @@ def rate_format(values: list[float]) -> str:
 
 
 def scenario_table(results: dict[str, Any], scenario: str) -> str:
-    refs, unit = _references(scenario), _scenario(scenario).unit if _scenario(scenario) else "req/s"
+    found = _scenario(scenario)
+    refs, unit = _references(scenario), found.unit if found else "req/s"
     rate = f"{unit} median (min-max)" if unit == "req/s" else f"{unit} (references: req/s) median (min-max)"
     head = ["system", "conns", rate, "p50 ms", "p99 ms", "non-2xx / socket err / timeouts", "server CPU ms per answer"]
     head += [f"vs {ref}" for ref in refs]
@@ -169,7 +171,7 @@ def _status(ok: bool | None) -> str:
 def ratio_check(results: dict[str, Any], node: str, scenario: str, ref: str, minimum: float, name: str) -> Check:
     values = ratios(results, scenario, node, ref, TARGET_CONNS)
     med = median_or_none(values)
-    measured = ratio_cell(values, ref) if values else "not measured"
+    measured = ratio_cell(values, ref, precise=True) if values else "not measured"
     return Check(name, node, measured, _status(med >= minimum if med is not None else False))
 
 
@@ -254,7 +256,7 @@ def plural(count: int, word: str) -> str:
 def refresh_check(results: dict[str, Any], node: str) -> Check:
     values = scenario_ratios(results, ("refresh-token", node), ("client-credentials", node), TARGET_CONNS)
     med = median_or_none(values)
-    measured = (spread([100 * v for v in values], "{:.0f}") + "% of client credentials") if values else "not measured"
+    measured = (spread([100 * v for v in values], "{:.1f}") + "% of client credentials") if values else "not measured"
     return Check(
         f"refresh grants (offline_access) at the rate of client credentials, >= {100 * REFRESH_VS_CC:.0f}% "
         "(c=64, same rounds, median of per-round ratios)",
@@ -411,8 +413,9 @@ def password_table(results: dict[str, Any]) -> str:
 def versions_table(results: dict[str, Any]) -> str:
     v = results["versions"]
     tv, fv, nv = v["tessera_venv"], v["floor_venv"], v["node"]
+    git = str(v["git"]).replace(" (with uncommitted changes)", " with uncommitted changes")
     rows = [
-        ("Tessera", f"{tv.get('tessera')} (git {v['git']})"),
+        ("Tessera", f"{tv.get('tessera')}, git {git}"),
         ("Python (Tessera venv / floor venv)", f"{tv.get('python')} / {fv.get('python')}"),
         ("uvicorn, uvloop, httptools (Tessera)", f"{tv.get('uvicorn')}, {tv.get('uvloop')}, {tv.get('httptools')}"),
         ("uvicorn, uvloop, httptools (floor)", f"{fv.get('uvicorn')}, {fv.get('uvloop')}, {fv.get('httptools')}"),

@@ -52,6 +52,7 @@ from targets import (
     serve_command,
     start_floor,
     start_node,
+    start_node_refresh,
     start_tessera,
     write_config,
 )
@@ -123,7 +124,7 @@ class Bench:
     @property
     def peers(self) -> Peers:
         port = self.opts.base_port
-        return Peers(floor_port=port + 2, node_jwt_port=port + 3, node_opaque_port=port + 4)
+        return Peers(floor_port=port + 2, node_jwt_port=port + 3, node_opaque_port=port + 4, node_refresh_port=port + 5)
 
     # --- set-up ----------------------------------------------------------------------------------
     def prepare_nodes(self) -> None:
@@ -182,13 +183,15 @@ class Bench:
             servers["node-jwt"] = start_node(self.procs, self.paths, cpus, peers.node_jwt_port, "jwt")
         if "node-opaque" in needed:
             servers["node-opaque"] = start_node(self.procs, self.paths, cpus, peers.node_opaque_port, "opaque")
+        if "node-refresh" in needed:
+            servers["node-refresh"] = start_node_refresh(self.procs, self.paths, cpus, peers.node_refresh_port)
         time.sleep(1.0)
         for server in self.procs.all():
             self.results["memory"][server.name] = {"after_start_kib": rss_kib(server.pid)}
             self.log(f"running {server.name} pid {server.pid}")
 
     def _node_ports(self) -> list[int]:
-        return [self.peers.node_jwt_port, self.peers.node_opaque_port]
+        return [self.peers.node_jwt_port, self.peers.node_opaque_port, self.peers.node_refresh_port]
 
     # --- targets ---------------------------------------------------------------------------------
     def targets(self, scenario: Scenario) -> list[Target]:
@@ -269,7 +272,8 @@ class Bench:
             return
         for scenario in self.opts.scenarios:
             for out in self.sweep(scenario, (max(self.conns_of(scenario)),), self.opts.warmup, "warm-up"):
-                self.log(f"warm-up {scenario.name} {out.target.system}: {out.result.rps:,.0f} {scenario.unit}")
+                unit = scenario.unit if out.target.node else "req/s"
+                self.log(f"warm-up {scenario.name} {out.target.system}: {out.result.rps:,.1f} {unit}")
 
     def run_rounds(self) -> None:
         for round_no in range(1, self.opts.rounds + 1):
@@ -283,8 +287,9 @@ class Bench:
         self.results["runs"].append({**row, **result.as_dict(), **out.conditions})
         self.results["commands"][f"{scenario.name}/{system}"] = self._command(out)
         cpu_ms = 1000 * out.conditions["server_cpu_s"] / max(result.answered, 1)
+        unit = scenario.unit if out.target.node else "req/s"
         self.log(
-            f"round {round_no} {scenario.name} {system} c={out.conns}: {result.rps:,.1f} {scenario.unit} "
+            f"round {round_no} {scenario.name} {system} c={out.conns}: {result.rps:,.1f} {unit} "
             f"p50 {result.p50_ms:.1f} ms p99 {result.p99_ms:.1f} ms errors {result.errors} "
             f"server CPU {cpu_ms:.2f} ms per answer"
         )
@@ -317,11 +322,11 @@ def _tessera_prepare(scenario: Scenario, node: TesseraNode, _mirror: Load | None
     return scenario.prepare(node, conns)
 
 
-def _reference_prepare(prepare: Callable[[Peers, Load], Load], peers: Peers) -> Callable[[Load | None, int], Load]:
-    def run(mirror: Load | None, _conns: int) -> Load:
+def _reference_prepare(prepare: Callable[[Peers, Load, int], Load], peers: Peers) -> Callable[[Load | None, int], Load]:
+    def run(mirror: Load | None, conns: int) -> Load:
         if mirror is None:
             raise BenchError("a reference needs the scenario's Tessera request first")
-        return prepare(peers, mirror)
+        return prepare(peers, mirror, conns)
 
     return run
 

@@ -13,8 +13,10 @@ stops the benchmark.
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -64,7 +66,7 @@ class Reference:
     name: str
     server: str  # the Processes name of the server it loads
     summary: str
-    prepare: Callable[[Peers, Load], Load]
+    prepare: Callable[[Peers, Load, int], Load]  # (peers, the scenario's Tessera load, connections)
     verify: Callable[[Paths, Peers, Load], str]
 
 
@@ -220,7 +222,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "as client credentials",
         refresh_load("offline_access"),
         verify_refresh("offline_access"),
-        ("floor-starlette",),
+        ("floor-starlette", "node-refresh"),
         ("client.authenticate", "token.issue"),
     ),
     Scenario(
@@ -272,7 +274,7 @@ SCENARIOS: tuple[Scenario, ...] = (
 
 
 # --- references -----------------------------------------------------------------------------------
-def floor(peers: Peers, mirror: Load) -> Load:
+def floor(peers: Peers, mirror: Load, _conns: int = 1) -> Load:
     """The floor is sent the bytes Tessera gets (body and headers), as one constant request."""
     return mirror.repeated_at(f"{peers.floor}/token")
 
@@ -284,7 +286,7 @@ def verify_floor(_paths: Paths, peers: Peers, mirror: Load) -> str:
     return f"status {status} {data[:100].decode(errors='replace')}"
 
 
-def node_jwt(peers: Peers, _mirror: Load) -> Load:
+def node_jwt(peers: Peers, _mirror: Load, _conns: int = 1) -> Load:
     return Load(f"{peers.node_jwt}/token", CC_BODY, PEER_AUTH)
 
 
@@ -292,7 +294,7 @@ def verify_node_jwt(paths: Paths, peers: Peers, _mirror: Load) -> str:
     return verify_jwt_grant(paths, f"{peers.node_jwt}/token", PEER_CLIENT_ID, f"{peers.node_jwt}/jwks")
 
 
-def node_introspect(peers: Peers, _mirror: Load) -> Load:
+def node_introspect(peers: Peers, _mirror: Load, _conns: int = 1) -> Load:
     """A fresh opaque token right before the run: the provider's memory adapter is an LRU."""
     token = fetch_token(f"{peers.node_opaque}/token", PEER_AUTH)
     return Load(f"{peers.node_opaque}/token/introspection", introspect_body(token), PEER_AUTH)
@@ -300,6 +302,28 @@ def node_introspect(peers: Peers, _mirror: Load) -> Load:
 
 def verify_node_introspect(_paths: Paths, peers: Peers, mirror: Load) -> str:
     return verify_introspection(node_introspect(peers, mirror), PEER_CLIENT_ID)
+
+
+def node_refresh(peers: Peers, _mirror: Load, conns: int = 1) -> Load:
+    """A pool of fresh refresh tokens (two per connection) from the peer's bench-only mint route."""
+    with urllib.request.urlopen(f"{peers.node_refresh}/bench/mint?n={POOL_PER_CONNECTION * conns}", timeout=30) as r:
+        pool = json.loads(r.read())["refresh_tokens"]
+    return Load(f"{peers.node_refresh}/token", REFRESH_PREFIX + pool[0], PEER_AUTH, pool=tuple(pool))
+
+
+def verify_node_refresh(_paths: Paths, peers: Peers, mirror: Load) -> str:
+    """As for Tessera: a new refresh token and an ES256 JWT access token; the old token then refused."""
+    first = node_refresh(peers, mirror).repeated_at(f"{peers.node_refresh}/token")
+    status, data = send_once(first)
+    answer = json.loads(data) if status == 200 else {}
+    header = str(answer.get("access_token", "")).split(".")[0]
+    alg = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))).get("alg") if header else None
+    if alg != "ES256" or answer.get("refresh_token") in (None, first.body.removeprefix(REFRESH_PREFIX)):
+        raise BenchError(f"node refresh answered {status}: {data[:300]!r}")
+    again, body = send_once(first)
+    if again != 400 or b"invalid_grant" not in body:
+        raise BenchError(f"node: a reused refresh token answered {again}: {body[:200]!r}")
+    return f"status 200 ES256 JWT scope {answer.get('scope')!r}, new refresh token; reused token: {again} invalid_grant"
 
 
 REFERENCES: dict[str, Reference] = {
@@ -329,6 +353,17 @@ REFERENCES: dict[str, Reference] = {
             "introspect its JWT access tokens)",
             node_introspect,
             verify_node_introspect,
+        ),
+        Reference(
+            "node-refresh",
+            "node-refresh",
+            "node-oidc-provider 9 (`bench/peers/node_refresh.mjs`: the kit's settings, `NODE_ENV=production`, "
+            "in-memory adapter) with `rotateRefreshToken: true`; refresh grant of a token with scope "
+            "`offline_access api:read` and resource `urn:bench:api`, answered with an ES256 JWT access token "
+            "(one signature, as Tessera's) and the rotated refresh token; the pool is minted by a bench-only route "
+            "of that script (grants created in memory) instead of sign-ins",
+            node_refresh,
+            verify_node_refresh,
         ),
     )
 }

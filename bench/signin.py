@@ -73,7 +73,7 @@ def _expect(response: httpx.Response, status: int, what: str) -> None:
 
 
 def _location(response: httpx.Response) -> str:
-    return urljoin(str(response.url), response.headers.get("location", ""))
+    return urljoin(str(response.url), str(response.headers.get("location", "")))
 
 
 def code_of(response: httpx.Response, flow: LoginFlow) -> str:
