@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0003"  # the newest file in migrations/versions; a test checks it is Alembic's head
+HEAD_REVISION = "0004"  # the newest file in migrations/versions; a test checks it is Alembic's head
 
 
 def _config(connection: Connection | None = None) -> Config:

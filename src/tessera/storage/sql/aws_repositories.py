@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tessera.domain.aws_documents import AwsDocument, DocumentKind
-from tessera.domain.aws_identities import AccessKey, KeyStatus, MfaDevice
+from tessera.domain.aws_identities import AccessKey, KeyStatus, MfaDevice, MfaLockout
 from tessera.domain.roles import Role
 from tessera.domain.sts_keys import SessionKey, SessionKeyChanges
 from tessera.errors import Conflict
 from tessera.settings_aws import RoleConfig
 from tessera.storage.sql import aws_tables as t
+from tessera.storage.sql import identity_tables as it
 
 
 class _Repository:
@@ -266,6 +268,46 @@ class SqlMfaDeviceStore(_Repository):
         async with self._engine.begin() as conn:
             result = await conn.execute(delete(table).where(and_(table.c.tenant_id == tenant_id, table.c.name == name)))
         return bool(result.rowcount)
+
+    async def count_attempt(self, tenant_id: str, name: str, now: float, lockout: MfaLockout) -> float | None:
+        """One ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` on ``login_failures`` (key ``mfa:<name>``).
+
+        A locked row stays as it is; a forgotten one (window passed, lockout over) starts again at
+        one; otherwise the count goes up, and past ``max_failures`` the lockout starts. Each
+        concurrent attempt therefore sees its own count.
+        """
+        table = it.login_failures
+        locked = and_(table.c.locked_until.is_not(None), table.c.locked_until > now)
+        forgotten = or_(table.c.locked_until.is_not(None), table.c.last_failure_at <= now - lockout.window_seconds)
+        next_count = case((forgotten, literal(1)), else_=table.c.count + 1)
+        module: Any = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        statement = module.insert(table).values(
+            tenant_id=tenant_id,
+            key=f"mfa:{name}",
+            count=1,
+            last_failure_at=now,
+            locked_until=None,
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["tenant_id", "key"],
+            set_={
+                "count": case((locked, table.c.count), else_=next_count),
+                "last_failure_at": case((locked, table.c.last_failure_at), else_=literal(now)),
+                "locked_until": case(
+                    (locked, table.c.locked_until),
+                    (next_count > lockout.max_failures, literal(now + lockout.lockout_seconds)),
+                    else_=None,
+                ),
+            },
+        ).returning(table.c.locked_until)
+        async with self._engine.begin() as conn:
+            locked_until = (await conn.execute(statement)).scalar_one()
+        return None if locked_until is None else float(locked_until)
+
+    async def clear_attempts(self, tenant_id: str, name: str) -> None:
+        table = it.login_failures
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(table).where(and_(table.c.tenant_id == tenant_id, table.c.key == f"mfa:{name}")))
 
 
 def _mfa_device(row: Any) -> MfaDevice:
