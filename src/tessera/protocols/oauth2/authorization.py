@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from tessera.domain.clients import Client
+from tessera.domain.scopes import OIDC_SCOPES
 from tessera.protocols.oauth2.errors import InvalidRequest, InvalidScope, OAuthError, UnauthorizedClient
 from tessera.protocols.oauth2.pkce import S256, is_valid_challenge
 from tessera.protocols.oauth2.scopes import parse_scope
@@ -25,7 +26,6 @@ from tessera.protocols.oidc.errors import (
     UnsupportedResponseType,
 )
 
-OIDC_SCOPES = ("openid", "profile", "email", "groups", "offline_access")
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 MAX_PARAMETER = 2048
 _LOOPBACK_URI = re.compile(r"http://(?P<host>127\.0\.0\.1|\[::1\])(?::(?P<port>[0-9]{1,5}))?(?=[/?]|$)")

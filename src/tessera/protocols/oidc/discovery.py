@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tessera.domain.scopes import OIDC_SCOPES
 from tessera.protocols.oauth2.pkce import SUPPORTED_METHODS
 from tessera.protocols.oidc.claims import claims_supported
 
@@ -24,7 +25,7 @@ def openid_configuration(
 ) -> dict[str, Any]:
     """Every required field and the relevant optional ones; the issuer is the tenant's only issuer."""
     document = dict(oauth_metadata)
-    offered = list(dict.fromkeys(["openid", "profile", "email", "groups", "offline_access", *scopes]))
+    offered = list(dict.fromkeys([*OIDC_SCOPES, *scopes]))
     auth_methods = list(dict.fromkeys([*document.get("token_endpoint_auth_methods_supported", []), "none"]))
     document.update(
         authorization_endpoint=endpoints.authorization,
