@@ -25,6 +25,7 @@ from tessera.errors import NotFound
 from tessera.protocols.awssts.context import StsTenant
 from tessera.protocols.awssts.endpoint import StsEndpoint
 from tessera.protocols.awssts.verification import RequestVerifier
+from tessera.protocols.awssts.web_identity import RevokedTokens
 from tessera.protocols.oauth2 import ClientAuthenticator
 from tessera.settings import Settings
 from tessera.settings_aws import TenantAwsConfig
@@ -78,7 +79,10 @@ def build_aws_services(
     authenticator: ClientAuthenticator,
     audit: AuditTrail,
     clock: Clock,
+    revoked_tokens: RevokedTokens,
 ) -> AwsServices:
+    """``revoked_tokens``: the node's in-memory denylist, consulted for the tenant's own web identity tokens."""
+
     async def check_principal(tenant_id: str, principal_type: PrincipalType, name: str) -> None:
         if principal_type == "user" and await _find_user(store, tenant_id, name) is None:
             raise NotFound(f"no user {name!r} in tenant {tenant_id!r}")
@@ -107,7 +111,15 @@ def build_aws_services(
         roles=roles,
         session_keys=session_keys,
         issuer_keys=issuer_keys,
-        endpoint=StsEndpoint(aws_directory, store.replays.remember, directory, issuer_keys, skew),
+        endpoint=StsEndpoint(
+            aws_directory,
+            store.replays.remember,
+            store.aws_mfa_devices,  # also counts wrong MFA codes, per device
+            directory,
+            revoked_tokens,
+            issuer_keys,
+            skew,
+        ),
         verifier=RequestVerifier(aws_directory),
         authenticator=authenticator,
         reconcilers=reconcilers,

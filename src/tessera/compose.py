@@ -177,7 +177,7 @@ async def open_services(
     grants.update(identity.grants)
     reconciler = Reconciler(store, clients, keys, clock, audit)
     reconciler.kinds.append(identity.users_reconciler)
-    aws = build_aws_services(settings, store, kek, directory, authenticator, audit, clock)
+    aws = build_aws_services(settings, store, kek, directory, authenticator, audit, clock, denylist)
     reconciler.kinds.extend(aws.reconcilers)
     return Services(
         settings=settings,

@@ -89,11 +89,16 @@ def build_identity_services(
     revocations: RevocationStore,
 ) -> IdentityServices:
     login, oidc, sessions_cfg = settings.login, settings.oidc, settings.sessions
-    hasher = PasswordHasher(login.argon2_memory_kib, login.argon2_time_cost, login.argon2_parallelism)
+    hasher = PasswordHasher(
+        login.argon2_memory_kib,
+        login.argon2_time_cost,
+        login.argon2_parallelism,
+        max_parallel=login.argon2_concurrency or usable_cpus(),
+    )
     policy = PasswordPolicy(login.password_min_length, login.reject_common_passwords)
     timeouts = SessionTimeouts(sessions_cfg.idle_timeout.total_seconds(), sessions_cfg.absolute_timeout.total_seconds())
     sessions = SessionService(store.sessions, store.refresh_tokens, revocations, audit, clock, timeouts)
-    users = UserDirectory(store.users, hasher, policy, clock, sessions)
+    users = UserDirectory(store.users, hasher, policy, clock, sessions, store.revisions)
     subjects = SubjectIdentifiers(store.tenant_secrets, store.subjects)
     poster = HttpFormPoster()
     backchannel = BackchannelLogout(

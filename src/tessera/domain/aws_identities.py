@@ -126,6 +126,28 @@ class MfaDeviceStore(Protocol):
     async def delete(self, tenant_id: str, name: str) -> bool: ...
 
 
+@dataclass(frozen=True, slots=True)
+class MfaLockout:
+    """How many wrong codes a device tolerates (AWS STS API Reference: TokenCode is brute-forceable otherwise).
+
+    Attempts are counted per device, before the code is checked, so parallel guesses each take a
+    number. The attempt after ``max_failures`` failures locks the device for ``lockout_seconds``;
+    failures are forgotten ``window_seconds`` after the last one, and on a valid code.
+    """
+
+    max_failures: int = 5
+    lockout_seconds: float = 900.0
+    window_seconds: float = 900.0
+
+
+class MfaAttemptCounter(Protocol):
+    async def count_attempt(self, tenant_id: str, name: str, now: float, lockout: MfaLockout) -> float | None:
+        """Count one attempt at device ``name``'s code, atomically; the end of its lockout, None when not locked."""
+        ...
+
+    async def clear_attempts(self, tenant_id: str, name: str) -> None: ...
+
+
 class RevisionBump(Protocol):
     async def bump(self) -> int: ...
 
@@ -321,8 +343,10 @@ __all__ = [
     "CreatedMfaDevice",
     "InvalidAwsIdentity",
     "KeyStatus",
+    "MfaAttemptCounter",
     "MfaDevice",
     "MfaDeviceStore",
+    "MfaLockout",
     "MfaRegistry",
     "PrincipalCheck",
     "PrincipalType",

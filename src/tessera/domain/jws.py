@@ -26,7 +26,6 @@ PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519Pri
 PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 
 
-
 class MalformedJws(ValueError):
     """The input is not a compact JWS we can verify."""
 

@@ -123,6 +123,12 @@ class SessionEnder(Protocol):
     async def end_all_for_user(self, tenant_id: str, user_id: str, reason: str, actor: str) -> int: ...
 
 
+class RevisionBump(Protocol):
+    """The store's change counter: every node drops what it cached about users (and their AWS keys)."""
+
+    async def bump(self) -> int: ...
+
+
 class UserDirectory:
     def __init__(
         self,
@@ -131,9 +137,11 @@ class UserDirectory:
         policy: PasswordPolicy,
         clock: Clock,
         sessions: SessionEnder | None = None,
+        revisions: RevisionBump | None = None,
     ) -> None:
         self._users, self._hasher, self._policy, self._clock = users, hasher, policy, clock
         self.sessions = sessions
+        self._revisions = revisions
 
     @property
     def hasher(self) -> PasswordHasher:
@@ -166,6 +174,8 @@ class UserDirectory:
         notes.note(AuditAction.USER_UPDATE, "success", actor=actor, details={**_ids(user), "fields": list(changed)})
         if user.password_hash != current.password_hash:
             notes.note(AuditAction.USER_PASSWORD_CHANGE, "success", actor=actor, details=_ids(user))
+        if user.disabled != current.disabled:
+            await self._announce_change()  # cached AWS access keys of the user stop (or start) working
         if user.disabled and not current.disabled:
             await self._end_sessions(user, "user_disabled", actor)
         return user
@@ -190,8 +200,13 @@ class UserDirectory:
         user = await self.get(tenant_id, username)
         await self._end_sessions(user, "user_deleted", actor)
         await self._users.delete(tenant_id, user.user_id)
+        await self._announce_change()
         notes.note(AuditAction.USER_DELETE, "success", actor=actor, details=_ids(user))
         return user
+
+    async def _announce_change(self) -> None:
+        if self._revisions is not None:
+            await self._revisions.bump()
 
     async def upgrade_hash(self, user: User, password: Secret[str], notes: AuditNotes) -> None:
         """After a successful sign-in: rehash with the current parameters if the stored hash predates them."""

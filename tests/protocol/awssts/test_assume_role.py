@@ -13,7 +13,9 @@ import pytest
 
 from support.awssts import ACCOUNT, Key, create_key, error_of, session_key, sts_client, sts_tenant
 from support.live_server import LiveServer
+from support.oidc import add_user
 from tessera.clock import FixedClock
+from tessera.domain.audit import AuditNotes
 from tessera.protocols.awssts.authorization import ENCODED_PREFIX
 
 pytestmark = pytest.mark.protocol
@@ -104,6 +106,30 @@ def test_unknown_and_disabled_keys_are_invalid_client_token_id(sts_server: LiveS
         "InvalidClientTokenId",
         403,
     )
+
+
+def test_a_users_keys_stop_when_the_user_is_disabled_or_deleted(sts_server: LiveServer) -> None:
+    add_user(sts_server, "carol")
+    key = create_key(sts_server, "carol", principal_type="user")
+    client = sts_client(sts_server, key)
+    assert client.get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/carol"
+    users = sts_server.services.identity.users
+
+    async def change(disabled: bool | None) -> None:
+        notes = AuditNotes(sts_server.services.audit, sts_server.services.clock.now(), "default", None, None)
+        if disabled is None:
+            await users.delete("default", "carol", notes, "test")
+        else:
+            await users.set_disabled("default", "carol", disabled, notes, "test")
+        await notes.flush()
+        await sts_server.services.aws.directory.refresh()  # what every node's watcher does within a second
+
+    sts_server.run(lambda: change(True))
+    assert client_error(client.get_caller_identity)[:2] == ("InvalidClientTokenId", 403)
+    sts_server.run(lambda: change(False))
+    assert client.get_caller_identity()["Account"] == ACCOUNT
+    sts_server.run(lambda: change(None))
+    assert client_error(client.get_caller_identity)[:2] == ("InvalidClientTokenId", 403)
 
 
 def test_garbage_and_tampered_session_tokens_are_invalid_client_token_id(sts_server: LiveServer, ci_key: Key) -> None:

@@ -247,3 +247,206 @@ def test_wrong_audience_missing_role_and_expiry(
         clock=FixedClock(datetime.datetime.now(datetime.UTC).timestamp() + 3600), tenants=[saml_tenant(idp)]
     )
     assert saml_error(later, idp.response([f"{ROLE},{PROVIDER}"])) == ("ExpiredTokenException", 400)
+
+
+def signed_by(
+    idp: SamlIdp, mutate: Callable[[etree._Element], None], pairs: list[str] | None = None, session_name: str = "alice"
+) -> str:
+    """An assertion of ``idp`` changed by ``mutate`` and only then signed, with the IdP's key (signxml)."""
+    from signxml.signer import XMLSigner
+
+    unsigned = idp.response(pairs or [f"{ROLE},{PROVIDER}"], session_name=session_name, sign_assertion=False)
+    root = _document(unsigned)
+    unsigned_assertion = root.find(f"{{{SAML}}}Assertion")
+    assert unsigned_assertion is not None
+    assertion = etree.fromstring(etree.tostring(unsigned_assertion))  # signed on its own, then put back
+    mutate(assertion)
+    issuer = assertion.find(f"{{{SAML}}}Issuer")
+    assert issuer is not None
+    # Where SAML's schema puts the signature; "ds", as the Response's own "ns0" is the protocol namespace.
+    issuer.addnext(etree.Element(f"{{{DS}}}Signature", Id="placeholder", nsmap={"ds": DS}))
+    signer = XMLSigner(
+        signature_algorithm="rsa-sha256",
+        digest_algorithm="sha256",
+        c14n_algorithm="http://www.w3.org/2001/10/xml-exc-c14n#",
+    )
+    signed = signer.sign(
+        assertion,
+        key=idp.key_file.read_bytes(),
+        cert=idp.cert_file.read_text(),
+        reference_uri=assertion.get("ID"),
+    )
+    root.replace(unsigned_assertion, signed)
+    return _encoded(root)
+
+
+def assume_with_saml(server: LiveServer, assertion: str, role: str = ROLE, principal: str = PROVIDER) -> Any:
+    response = anonymous(server).assume_role_with_saml(RoleArn=role, PrincipalArn=principal, SAMLAssertion=assertion)
+    session_key(server, response)
+    return response
+
+
+def _conditions(assertion: etree._Element) -> etree._Element:
+    conditions = assertion.find(f"{{{SAML}}}Conditions")
+    assert conditions is not None
+    return conditions
+
+
+def _add_restriction(*audiences: str) -> Callable[[etree._Element], None]:
+    def mutate(assertion: etree._Element) -> None:
+        restriction = etree.SubElement(_conditions(assertion), f"{{{SAML}}}AudienceRestriction")
+        for audience in audiences:
+            etree.SubElement(restriction, f"{{{SAML}}}Audience").text = audience
+
+    return mutate
+
+
+def saml_refusal(server: LiveServer, assertion: str, principal: str = PROVIDER) -> tuple[str, int, str]:
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        anonymous(server).assume_role_with_saml(RoleArn=ROLE, PrincipalArn=principal, SAMLAssertion=assertion)
+    code, status = error_of(caught.value)
+    return code, status, str(caught.value.response["Error"]["Message"])
+
+
+def saml_audit_events(server: LiveServer) -> list[Any]:
+    from tessera.domain.audit import AuditQuery
+
+    query = AuditQuery(action="sts.assume_role_with_saml", limit=1000)
+    return [event for _, event in server.run(lambda: server.services.store.audit.search(query))]
+
+
+def test_an_assertion_is_accepted_once(saml_server: LiveServer, idp: SamlIdp) -> None:
+    assertion = idp.response([f"{ROLE},{PROVIDER}"])
+    assume_with_saml(saml_server, assertion)
+    replayed = ("InvalidIdentityToken", 400, "The SAML assertion has already been used")
+    assert saml_refusal(saml_server, assertion) == replayed
+    assert saml_refusal(saml_server, assertion) == replayed
+    assume_with_saml(saml_server, idp.response([f"{ROLE},{PROVIDER}"]))  # a new assertion (a new ID) works
+    events = saml_audit_events(saml_server)
+    assert sorted((e.result, e.reason or "") for e in events) == [
+        ("failure", "InvalidIdentityToken"),
+        ("failure", "InvalidIdentityToken"),
+        ("success", ""),
+        ("success", ""),
+    ]
+    # Re-signed, the same assertion ID is still the same assertion.
+    first_id = _document(assertion).find(f"{{{SAML}}}Assertion").get("ID")  # type: ignore[union-attr]
+    same_id = signed_by(idp, lambda a: a.set("ID", str(first_id)))
+    assert saml_refusal(saml_server, same_id) == replayed
+
+
+def test_a_refused_request_does_not_spend_the_assertion(saml_server: LiveServer, idp: SamlIdp) -> None:
+    other_role = f"arn:aws:iam::{ACCOUNT}:role/MyRole"  # its trust policy does not admit the SAML provider
+    assertion = idp.response([f"{other_role},{PROVIDER}", f"{ROLE},{PROVIDER}"])
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        anonymous(saml_server).assume_role_with_saml(RoleArn=other_role, PrincipalArn=PROVIDER, SAMLAssertion=assertion)
+    assert error_of(caught.value) == ("AccessDenied", 403)
+    response = assume_with_saml(saml_server, assertion)
+    assert response["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/SamlRole/alice"
+    assert saml_refusal(saml_server, assertion)[2] == "The SAML assertion has already been used"
+
+
+def test_concurrent_uses_of_one_assertion_yield_one_session(saml_server: LiveServer, idp: SamlIdp) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    assertion = idp.response([f"{ROLE},{PROVIDER}"])
+
+    def attempt(_: int) -> str:
+        try:
+            assume_with_saml(saml_server, assertion)
+        except botocore.exceptions.ClientError as exc:
+            return error_of(exc)[0]
+        return "ok"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = sorted(pool.map(attempt, range(8)))
+    assert outcomes == ["InvalidIdentityToken"] * 7 + ["ok"]
+
+
+def test_every_audience_restriction_must_name_this_service_provider(saml_server: LiveServer, idp: SamlIdp) -> None:
+    assume_with_saml(saml_server, signed_by(idp, lambda a: None))  # the re-signing itself is accepted
+    elsewhere = signed_by(idp, _add_restriction("urn:example:elsewhere"))
+    assert saml_refusal(saml_server, elsewhere) == (
+        "IDPRejectedClaim",
+        403,
+        "The SAML assertion's Audience is not one this service provider accepts",
+    )
+    # StrictIdP accepts only urn:example:elsewhere: the first restriction (urn:amazon:webservices) fails it.
+    strict = signed_by(idp, _add_restriction("urn:example:elsewhere"), pairs=[f"{ROLE},{STRICT}"])
+    assert saml_error(saml_server, strict, STRICT) == ("IDPRejectedClaim", 403)
+    # A restriction naming several audiences is satisfied by any one of them.
+    either = signed_by(idp, _add_restriction("urn:example:other", "urn:amazon:webservices"))
+    assume_with_saml(saml_server, either)
+
+    def no_restriction(assertion: etree._Element) -> None:
+        conditions = _conditions(assertion)
+        for restriction in conditions.findall(f"{{{SAML}}}AudienceRestriction"):
+            conditions.remove(restriction)
+
+    assert saml_error(saml_server, signed_by(idp, no_restriction)) == ("IDPRejectedClaim", 403)
+
+
+@pytest.mark.parametrize("where", ["Conditions/NotOnOrAfter", "Conditions/NotBefore", "Confirmation/NotOnOrAfter"])
+def test_times_without_a_time_zone_are_refused(saml_server: LiveServer, idp: SamlIdp, where: str) -> None:
+    element, attribute = where.split("/")
+
+    def change(offset: str) -> Callable[[etree._Element], None]:
+        def mutate(assertion: etree._Element) -> None:
+            if element == "Conditions":
+                target = _conditions(assertion)
+            else:
+                found = assertion.find(
+                    f"{{{SAML}}}Subject/{{{SAML}}}SubjectConfirmation/{{{SAML}}}SubjectConfirmationData"
+                )
+                assert found is not None
+                target = found
+            value = target.get(attribute)
+            assert value is not None
+            assert value.endswith("Z")
+            target.set(attribute, value.removesuffix("Z") + offset)
+
+        return mutate
+
+    code, status, message = saml_refusal(saml_server, signed_by(idp, change("")))
+    assert (code, status) == ("InvalidIdentityToken", 400)
+    assert f"{attribute} has no time zone" in message
+    assume_with_saml(saml_server, signed_by(idp, change("+00:00")))  # an explicit offset is a time zone
+
+
+def test_attributes_named_like_computed_keys_do_not_override_them(
+    start_server: Callable[..., LiveServer], idp: SamlIdp
+) -> None:
+    tenant = saml_tenant(idp)
+    only_mallory = {
+        "Effect": "Allow",
+        "Principal": {"Federated": PROVIDER},
+        "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"],
+        "Condition": {
+            "StringEquals": {"saml:sub": "mallory@idp.test", "saml:aud": "https://signin.aws.amazon.com/saml"}
+        },
+    }
+    tenant["aws"]["roles"].append(
+        {"name": "MalloryRole", "trust_policy": {"Version": "2012-10-17", "Statement": [only_mallory]}}
+    )
+    server = start_server(tenants=[tenant])
+    mallory_role = f"arn:aws:iam::{ACCOUNT}:role/MalloryRole"
+    pairs = [f"{mallory_role},{PROVIDER}"]
+
+    def claim(name: str, value: str) -> Callable[[etree._Element], None]:
+        def mutate(assertion: etree._Element) -> None:
+            statement = assertion.find(f"{{{SAML}}}AttributeStatement")
+            assert statement is not None
+            attribute = etree.SubElement(statement, f"{{{SAML}}}Attribute", Name=name)
+            etree.SubElement(attribute, f"{{{SAML}}}AttributeValue").text = value
+
+        return mutate
+
+    for name, value in (("sub", "mallory@idp.test"), ("SUB", "mallory@idp.test")):
+        forged = signed_by(idp, claim(name, value), pairs=pairs)  # alice's assertion, with a "sub" attribute
+        with pytest.raises(botocore.exceptions.ClientError) as caught:
+            anonymous(server).assume_role_with_saml(RoleArn=mallory_role, PrincipalArn=PROVIDER, SAMLAssertion=forged)
+        assert error_of(caught.value) == ("AccessDenied", 403), name
+    # Mallory's own assertion passes, even with an "aud" attribute: saml:aud stays the Recipient.
+    own = signed_by(idp, claim("aud", "urn:example:x"), pairs=pairs, session_name="mallory")
+    response = assume_with_saml(server, own, role=mallory_role)
+    assert response["Subject"] == "mallory@idp.test"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -208,3 +209,109 @@ def test_a_token_from_tesseras_own_oauth_side(web_server: LiveServer) -> None:
     assert web_identity_error(
         lambda: sts.assume_role_with_web_identity(RoleArn=arn, RoleSessionName="own", WebIdentityToken=other)
     ) == ("AccessDenied", 403)
+
+
+def _client_token(server: LiveServer, client_id: str, secret: str) -> str:
+    response = requests.post(
+        server.url("/oauth2/token"), data={"grant_type": "client_credentials"}, auth=(client_id, secret), timeout=10
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    server.watch(token)
+    return token
+
+
+def _own_token_role(server: LiveServer) -> Callable[[str], Any]:
+    provider = server.issuer().removeprefix("http://")
+    arn = add_role(server, federated_role("OwnRevocable", provider))
+    sts = anonymous_sts(server)
+
+    def assume(token: str) -> Any:
+        return sts.assume_role_with_web_identity(RoleArn=arn, RoleSessionName="own", WebIdentityToken=token)
+
+    return assume
+
+
+def test_revoked_own_tokens_are_invalid_identity_tokens(web_server: LiveServer) -> None:
+    assume = _own_token_role(web_server)
+    # RFC 7009 revocation: the token is on the denylist, introspection and STS both refuse it.
+    client_id, secret = web_server.create_client("revoker")
+    revoked = _client_token(web_server, client_id, secret)
+    session_key(web_server, assume(revoked))
+    answer = requests.post(
+        web_server.url("/oauth2/revoke"), data={"token": revoked}, auth=(client_id, secret), timeout=10
+    )
+    assert answer.status_code == 200
+    assert web_identity_error(lambda: assume(revoked)) == ("InvalidIdentityToken", 400)
+    assert _client_token(web_server, client_id, secret) != revoked  # the client's other tokens still work
+    session_key(web_server, assume(_client_token(web_server, client_id, secret)))
+
+
+def test_own_tokens_of_disabled_or_deleted_clients_are_invalid_identity_tokens(web_server: LiveServer) -> None:
+    assume = _own_token_role(web_server)
+    # A disabled client's tokens, then a deleted client's, stop working (the Directory's revision watch).
+    disabled_id, disabled_secret = web_server.create_client("to-disable")
+    of_disabled = _client_token(web_server, disabled_id, disabled_secret)
+    deleted_id, deleted_secret = web_server.create_client("to-delete")
+    of_deleted = _client_token(web_server, deleted_id, deleted_secret)
+    session_key(web_server, assume(of_disabled))
+    session_key(web_server, assume(of_deleted))
+    web_server.run(lambda: web_server.services.clients.set_disabled("default", disabled_id, True, "test"))
+    web_server.run(lambda: web_server.services.clients.delete("default", deleted_id, "test"))
+    web_server.run(web_server.services.directory.refresh)
+    assert web_identity_error(lambda: assume(of_disabled)) == ("InvalidIdentityToken", 400)
+    assert web_identity_error(lambda: assume(of_deleted)) == ("InvalidIdentityToken", 400)
+
+
+def test_an_own_id_token_is_accepted_and_logout_tokens_are_not(start_server: Callable[..., LiveServer]) -> None:
+    from support.oidc import Browser, add_rp, add_user, exchange, logout_receiver, sign_in
+
+    server = start_server(tenants=[sts_tenant(own_issuer_audiences=["webapp"])])
+    provider = server.issuer().removeprefix("http://")
+    user = add_user(server, "alice")
+    arn = add_role(server, federated_role("UserRole", provider, StringEquals={f"{provider}:sub": user.user_id}))
+    sts = anonymous_sts(server)
+    with logout_receiver() as receiver:
+        rp = add_rp(server, "webapp", backchannel_logout_uri=receiver.uri)
+        browser = Browser(server)
+        signed_in = sign_in(browser, rp)
+        tokens = exchange(server, rp, signed_in["code"], signed_in["code_verifier"]).json()
+        id_token, access_token = tokens["id_token"], tokens["access_token"]
+        response = sts.assume_role_with_web_identity(RoleArn=arn, RoleSessionName="alice", WebIdentityToken=id_token)
+        session_key(server, response)
+        assert response["SubjectFromWebIdentityToken"] == user.user_id
+        assert response["Audience"] == "webapp"
+        session_key(
+            server,
+            sts.assume_role_with_web_identity(RoleArn=arn, RoleSessionName="alice", WebIdentityToken=access_token),
+        )
+        browser.get(server.url("/oauth2/logout") + "?id_token_hint=" + id_token)
+        [logout_token] = receiver.wait_for(1)
+    server.watch(logout_token)
+    header = logout_token.split(".")[0]
+    assert json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["typ"] == "logout+jwt"
+    # Signed by the tenant, for an accepted audience, with the user's sub and an exp: still not an identity.
+    assert web_identity_error(
+        lambda: sts.assume_role_with_web_identity(RoleArn=arn, RoleSessionName="alice", WebIdentityToken=logout_token)
+    ) == ("InvalidIdentityToken", 400)
+    # The SSO logout denylisted the access tokens of the session: STS honours it as introspection does.
+    assert web_identity_error(
+        lambda: sts.assume_role_with_web_identity(RoleArn=arn, RoleSessionName="alice", WebIdentityToken=access_token)
+    ) == ("InvalidIdentityToken", 400)
+
+
+def test_an_external_token_of_another_type_is_refused(web_server: LiveServer, issuer: LoopbackIssuer) -> None:
+    name = issuer.url.removeprefix("http://")
+    arn = add_role(web_server, federated_role("TypedTokens", name))
+    sts = anonymous_sts(web_server)
+    now = int(time.time())
+    claims = {"iss": issuer.url, "sub": "someone", "aud": "sts.amazonaws.com", "iat": now, "exp": now + 300}
+    for typ, accepted in (("JWT", True), ("at+jwt", True), ("application/at+jwt", True), ("logout+jwt", False)):
+        token = jwt.encode({"alg": "ES256", "kid": "k1", "typ": typ}, claims, issuer.keys[0])
+        call = lambda t=token: sts.assume_role_with_web_identity(  # noqa: E731
+            RoleArn=arn, RoleSessionName="typed", WebIdentityToken=t
+        )
+        if accepted:
+            session_key(web_server, call())
+        else:
+            assert web_identity_error(call) == ("InvalidIdentityToken", 400)

@@ -3,9 +3,25 @@
 Order of checks, as STS answers them: parameter constraints (``ValidationError``), the role
 (``AccessDenied`` when it does not exist or is another account's, to reveal nothing), MFA when
 given, session policies (``MalformedPolicyDocument``, ``InvalidParameterValue``), session tags,
-the trust policy and, for role chaining, the caller's own permissions (``AccessDenied``), the
-duration against the role's maximum (``ValidationError``), the packed size
-(``PackedPolicyTooLarge``).
+the trust policy and the caller's own permissions (``AccessDenied``), the duration against the
+role's maximum (``ValidationError``), the packed size (``PackedPolicyTooLarge``).
+
+Whose policies decide (IAM User Guide, "Policy evaluation logic", one account): the role's trust
+policy must allow every action asked (``sts:AssumeRole``, plus ``sts:TagSession`` and
+``sts:SetSourceIdentity`` when used), and an explicit Deny in the caller's own policies refuses
+whatever the trust policy says. Then, by caller:
+
+* a role session (role chaining): its own permissions (role policies ∩ session policies) must
+  allow the actions on the role's ARN;
+* a long-term key with a key policy, or a GetSessionToken session of such a key: a trust policy
+  that names the key's ARN (``arn:aws:iam::<account>:user/<name>``) suffices, as it does for an
+  IAM user in the same account; a trust policy that admits it only through the account
+  (``arn:aws:iam::<account>:root``) or ``"*"`` needs the key policy to allow the actions on the
+  role's ARN too (Tessera is stricter than IAM for ``"*"``, which IAM treats as naming the caller);
+* a long-term key without a key policy (and its GetSessionToken sessions): the account's
+  administrator, as if its policy allowed ``*`` — the trust policy alone decides, which keeps
+  ``assume_role(RoleArn=...:role/MyRole)`` working against a role that trusts the account root.
+  Give a key a policy to restrict it.
 """
 
 from __future__ import annotations
@@ -13,12 +29,19 @@ from __future__ import annotations
 from tessera.domain.audit import AuditAction
 from tessera.domain.aws_directory import KnownRole
 from tessera.domain.roles import parse_role_arn
-from tessera.protocols.awssts.authorization import caller_permissions, deny, request_condition_keys, trust_decisions
+from tessera.protocols.awssts.authorization import (
+    caller_permissions,
+    deny,
+    direct_grant,
+    request_condition_keys,
+    trust_decisions,
+)
 from tessera.protocols.awssts.callers import Caller
-from tessera.protocols.awssts.context import RememberOnce, StsCall, StsDirectory
+from tessera.protocols.awssts.context import StsCall, StsDirectory
 from tessera.protocols.awssts.errors import AccessDenied, ValidationError
-from tessera.protocols.awssts.mfa import verify_mfa
-from tessera.protocols.awssts.policy_evaluation import RequestContext
+from tessera.protocols.awssts.mfa import MfaVerifier
+from tessera.protocols.awssts.policy_document import PolicyDocument
+from tessera.protocols.awssts.policy_evaluation import Decision, DecisionReason, RequestContext, evaluate
 from tessera.protocols.awssts.policy_matching import ContextValue
 from tessera.protocols.awssts.requests import AssumeRoleRequest, check_range, parse_assume_role
 from tessera.protocols.awssts.responses import StsResult, assumed_role_user
@@ -72,8 +95,8 @@ def session_condition_keys(
 
 
 class AssumeRoleAction:
-    def __init__(self, directory: StsDirectory, remember_once: RememberOnce) -> None:
-        self._directory, self._remember_once = directory, remember_once
+    def __init__(self, directory: StsDirectory, mfa: MfaVerifier) -> None:
+        self._directory, self._mfa = directory, mfa
 
     async def handle(self, call: StsCall, caller: Caller) -> StsResult:
         request = parse_assume_role(call.query)
@@ -81,9 +104,7 @@ class AssumeRoleAction:
             check_range(request.session.duration_seconds, "durationSeconds", MIN_DURATION, 43_200)
         tenant, directory = call.tenant, self._directory
         known = await resolve_role(call, directory, request.role_arn, f"User: {caller.arn}", "sts:AssumeRole")
-        mfa = await verify_mfa(
-            caller, request.serial_number, request.token_code, tenant, directory, self._remember_once, call.now
-        )
+        mfa = await self._mfa.verify(caller, request.serial_number, request.token_code, tenant, call.now)
         policies = await read_session_policies(request.session, tenant, directory)
         tags, transitive = merge_tags(request.tags, request.transitive_tag_keys, caller)
         source_identity = source_identity_for(request.source_identity, caller)
@@ -168,14 +189,21 @@ class AssumeRoleAction:
         decision, context = trust_decisions(known.trust_policy, actions, request.role_arn, caller.principal, keys)
         if not decision.allowed:
             raise deny(ring_key, decision, context, [known.trust_policy], caller.user_id, reason="trust policy")
-        if not caller.is_role_session:
-            return
-        for action in actions:  # role chaining: the calling role must also be allowed to assume
+        if not caller.is_role_session and not caller.identity_policies:
+            return  # a long-term key without a key policy acts as the account's administrator (see module doc)
+        named = direct_grant(known.trust_policy, caller.arn)
+        for action in actions:
             context = RequestContext(action, request.role_arn, caller.principal, keys)
             decision = caller_permissions(caller, context)
-            if not decision.allowed:
-                policies = [*caller.identity_policies, *caller.session_policies]
-                raise deny(ring_key, decision, context, policies, caller.user_id, reason="caller permissions")
+            if decision.allowed or (not caller.is_role_session and _admits(named, decision, context)):
+                continue
+            policies = [*caller.identity_policies, *caller.session_policies]
+            raise deny(ring_key, decision, context, policies, caller.user_id, reason="caller permissions")
+
+
+def _admits(named: PolicyDocument, own: Decision, context: RequestContext) -> bool:
+    """A trust policy naming the caller's ARN suffices on its own, unless the caller's policies deny."""
+    return own.reason is not DecisionReason.EXPLICIT_DENY and evaluate([named], context).allowed
 
 
 __all__ = ["AssumeRoleAction", "resolve_role", "session_condition_keys", "source_identity_for"]

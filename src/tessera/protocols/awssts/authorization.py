@@ -7,10 +7,11 @@ DecodeAuthorizationMessage opens for callers allowed ``sts:DecodeAuthorizationMe
 Which policies decide (IAM User Guide, "Policy evaluation logic", single account):
 
 * AssumeRole*: the role's trust policy must allow the action (plus ``sts:TagSession`` when
-  session tags are passed and ``sts:SetSourceIdentity`` when a source identity is set). A caller
-  that is itself a role session must in addition be allowed the action on the role's ARN by its
-  own permissions (role chaining); long-term keys without a key policy rely on the trust policy
-  alone, as an IAM user named in a same-account trust policy does.
+  session tags are passed and ``sts:SetSourceIdentity`` when a source identity is set). For
+  AssumeRole the caller's own policies count too (``assume_role``'s module docstring): an
+  explicit Deny there refuses; a role session must be allowed the action by its own permissions
+  (role chaining); a key with a key policy must be, unless the trust policy names its ARN
+  (``direct_grant``); a key without a key policy relies on the trust policy alone.
 * Other decisions (``/sts/verify``, DecodeAuthorizationMessage): the caller's identity policies
   (key policy, or role permissions), intersected with the session policies for role sessions.
 """
@@ -18,12 +19,13 @@ Which policies decide (IAM User Guide, "Policy evaluation logic", single account
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from tessera.protocols.awssts.authorization_message import describe_decision, encode_message
 from tessera.protocols.awssts.callers import Caller
 from tessera.protocols.awssts.context import StsCall
 from tessera.protocols.awssts.errors import AccessDenied
-from tessera.protocols.awssts.policy_document import PolicyDocument
+from tessera.protocols.awssts.policy_document import Effect, PolicyDocument
 from tessera.protocols.awssts.policy_evaluation import Decision, Principal, RequestContext, evaluate, evaluate_session
 from tessera.protocols.awssts.policy_matching import ContextValue
 from tessera.protocols.awssts.responses import iso8601
@@ -72,6 +74,19 @@ def deny(
     return AccessDenied(message, reason="AccessDenied", detail=reason or decision.reason.value)
 
 
+def direct_grant(trust_policy: PolicyDocument, arn: str) -> PolicyDocument:
+    """The trust policy's Allow statements whose ``Principal`` names ``arn`` itself (not its account, not ``*``)."""
+    statements = tuple(
+        statement
+        for statement in trust_policy.statements
+        if statement.effect is Effect.ALLOW
+        and statement.principal is not None
+        and not statement.negates_principal
+        and ("AWS", arn) in statement.principal.entries
+    )
+    return replace(trust_policy, statements=statements)
+
+
 def trust_context(action: str, role_arn: str, principal: Principal, keys: Mapping[str, ContextValue]) -> RequestContext:
     return RequestContext(action=action, resource=role_arn, principal=principal, condition_keys=keys)
 
@@ -99,6 +114,7 @@ __all__ = [
     "ENCODED_PREFIX",
     "caller_permissions",
     "deny",
+    "direct_grant",
     "request_condition_keys",
     "trust_context",
     "trust_decisions",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from tessera.domain.audit import AuditAction, AuditNotes
+from tessera.domain.aws_identities import MfaAttemptCounter
 from tessera.protocols.awssts.assume_role import AssumeRoleAction
 from tessera.protocols.awssts.callers import Caller, authenticate
 from tessera.protocols.awssts.context import DEFAULT_LIMITS, RememberOnce, StsCall, StsDirectory, StsTenant
@@ -22,6 +23,7 @@ from tessera.protocols.awssts.identity_actions import (
     GetAccessKeyInfoAction,
     GetCallerIdentityAction,
 )
+from tessera.protocols.awssts.mfa import MfaVerifier
 from tessera.protocols.awssts.query import parse_parameters, parse_query_request
 from tessera.protocols.awssts.responses import StsResult
 from tessera.protocols.awssts.saml import AssumeRoleWithSAMLAction
@@ -30,7 +32,8 @@ from tessera.protocols.awssts.sigv4_authorization import parse_authorization
 from tessera.protocols.awssts.web_identity import (
     AssumeRoleWithWebIdentityAction,
     IssuerKeys,
-    OwnKeyRings,
+    OwnIssuer,
+    RevokedTokens,
     WebIdentityVerifier,
 )
 
@@ -54,23 +57,26 @@ class StsEndpoint:
         self,
         directory: StsDirectory,
         remember_once: RememberOnce,
-        own_keys: OwnKeyRings,
+        mfa_attempts: MfaAttemptCounter,
+        own_issuer: OwnIssuer,
+        revoked_tokens: RevokedTokens,
         issuer_keys: IssuerKeys,
         clock_skew: float,
         limits: SigV4Limits = DEFAULT_LIMITS,
     ) -> None:
         self._directory, self._limits = directory, limits
-        verifier = WebIdentityVerifier(own_keys, issuer_keys, directory, clock_skew)
+        verifier = WebIdentityVerifier(own_issuer, revoked_tokens, issuer_keys, directory, clock_skew)
+        mfa = MfaVerifier(directory, remember_once, mfa_attempts)
         self._signed: dict[str, SignedHandler] = {
-            "AssumeRole": AssumeRoleAction(directory, remember_once).handle,
-            "GetSessionToken": GetSessionTokenAction(directory, remember_once).handle,
+            "AssumeRole": AssumeRoleAction(directory, mfa).handle,
+            "GetSessionToken": GetSessionTokenAction(directory, mfa).handle,
             "GetCallerIdentity": GetCallerIdentityAction().handle,
             "GetAccessKeyInfo": GetAccessKeyInfoAction(directory).handle,
             "DecodeAuthorizationMessage": DecodeAuthorizationMessageAction(directory).handle,
         }
         self._unsigned: dict[str, UnsignedHandler] = {
             "AssumeRoleWithWebIdentity": AssumeRoleWithWebIdentityAction(directory, verifier).handle,
-            "AssumeRoleWithSAML": AssumeRoleWithSAMLAction(directory, clock_skew).handle,
+            "AssumeRoleWithSAML": AssumeRoleWithSAMLAction(directory, remember_once, clock_skew).handle,
         }
 
     async def answer(

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from tessera.domain.audit import AuditAction
 from tessera.protocols.awssts.callers import Caller
-from tessera.protocols.awssts.context import RememberOnce, StsCall, StsDirectory
+from tessera.protocols.awssts.context import StsCall, StsDirectory
 from tessera.protocols.awssts.errors import AccessDenied
-from tessera.protocols.awssts.mfa import verify_mfa
+from tessera.protocols.awssts.mfa import MfaVerifier
 from tessera.protocols.awssts.requests import check_range, parse_get_session_token
 from tessera.protocols.awssts.responses import StsResult
 from tessera.protocols.awssts.sessions import SessionGrant, mint_session
@@ -22,8 +22,8 @@ MAX_DURATION = 129_600
 
 
 class GetSessionTokenAction:
-    def __init__(self, directory: StsDirectory, remember_once: RememberOnce) -> None:
-        self._directory, self._remember_once = directory, remember_once
+    def __init__(self, directory: StsDirectory, mfa: MfaVerifier) -> None:
+        self._directory, self._mfa = directory, mfa
 
     async def handle(self, call: StsCall, caller: Caller) -> StsResult:
         request = parse_get_session_token(call.query)
@@ -32,9 +32,7 @@ class GetSessionTokenAction:
         if caller.is_session:
             raise AccessDenied("Cannot call GetSessionToken with session credentials", reason="AccessDenied")
         tenant = call.tenant
-        mfa = await verify_mfa(
-            caller, request.serial_number, request.token_code, tenant, self._directory, self._remember_once, call.now
-        )
+        mfa = await self._mfa.verify(caller, request.serial_number, request.token_code, tenant, call.now)
         ring = await self._directory.session_keys(tenant.id)
         grant = SessionGrant(
             principal_arn=caller.arn,

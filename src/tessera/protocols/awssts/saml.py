@@ -10,6 +10,13 @@ for the requested pair and a ``RoleSessionName`` attribute. The role's trust pol
 ``saml:doc``. Duration: DurationSeconds, else the SessionDuration attribute, else one hour, up
 to the role's maximum (the assertion's NotOnOrAfter bounds when it may be used, not the session).
 
+Each assertion is accepted once (SAML 2.0 Profiles §4.1.4.5): its ID is remembered per provider in
+the replay store until its NotOnOrAfter plus the clock skew, and a second use is
+``InvalidIdentityToken`` (AWS documents no code of its own for a replay; this is its code for an
+assertion it will not accept). The ID is spent only when credentials are about to be issued, so
+a request refused for another reason (wrong role, trust policy) leaves the assertion usable; two
+concurrent uses still yield one session, as the replay store's insert succeeds once.
+
 Errors: a Response that does not verify → ``InvalidIdentityToken``; expired → ``ExpiredTokenException``;
 addressed elsewhere, or missing required attributes → ``IDPRejectedClaim``; the Role attribute or
 the trust policy refusing → ``AccessDenied``.
@@ -26,7 +33,7 @@ from tessera.domain.audit import AuditAction
 from tessera.domain.aws_directory import KnownSamlProvider
 from tessera.protocols.awssts.assume_role import resolve_role, session_condition_keys
 from tessera.protocols.awssts.authorization import deny, request_condition_keys, trust_decisions
-from tessera.protocols.awssts.context import StsCall, StsDirectory
+from tessera.protocols.awssts.context import RememberOnce, StsCall, StsDirectory
 from tessera.protocols.awssts.errors import AccessDenied, IDPRejectedClaim, InvalidIdentityToken, ValidationError
 from tessera.protocols.awssts.policy_evaluation import Principal
 from tessera.protocols.awssts.policy_matching import ContextValue
@@ -104,23 +111,42 @@ def _requested_duration(requested: int | None, assertion: SamlAssertion) -> int 
 def saml_condition_keys(
     assertion: SamlAssertion, account: str, provider: str, qualifier: str
 ) -> dict[str, ContextValue]:
-    keys: dict[str, ContextValue] = {
-        "saml:aud": assertion.recipient,
-        "saml:sub": assertion.subject,
-        "saml:sub_type": assertion.subject_type,
-        "saml:iss": assertion.issuer,
-        "saml:namequalifier": qualifier,
-        "saml:doc": f"{account}/{provider}",
-    }
+    """The ``saml:`` keys: attributes with plain names first, then the computed keys, which always win.
+
+    An attribute the IdP names ``sub`` or ``aud`` (attribute values are whatever the IdP's user
+    directory holds) must not stand in for the assertion's own Subject or Recipient.
+    """
+    keys: dict[str, ContextValue] = {}
     for name, values in assertion.attributes.items():
         if values and ":" not in name and "/" not in name:  # friendly names (eduPerson..., mail, ...)
-            keys[f"saml:{name}"] = values[0] if len(values) == 1 else values
+            keys[f"saml:{name.lower()}"] = values[0] if len(values) == 1 else values
+    keys.update(
+        {
+            "saml:aud": assertion.recipient,
+            "saml:sub": assertion.subject,
+            "saml:sub_type": assertion.subject_type,
+            "saml:iss": assertion.issuer,
+            "saml:namequalifier": qualifier,
+            "saml:doc": f"{account}/{provider}",
+        }
+    )
     return keys
 
 
 class AssumeRoleWithSAMLAction:
-    def __init__(self, directory: StsDirectory, skew: float) -> None:
-        self._directory, self._skew = directory, skew
+    def __init__(self, directory: StsDirectory, remember_once: RememberOnce, skew: float) -> None:
+        self._directory, self._remember_once, self._skew = directory, remember_once, skew
+
+    async def _spend(self, call: StsCall, provider_name: str, assertion: SamlAssertion) -> None:
+        """Use an assertion once (SAML Profiles §4.1.4.5), remembered until its NotOnOrAfter (+ skew)."""
+        assertion_id = assertion.assertion_id
+        if len(assertion_id) > 200:
+            assertion_id = "sha256:" + hashlib.sha256(assertion_id.encode()).hexdigest()
+        key = f"saml:{provider_name}:{assertion_id}"
+        if not await self._remember_once(call.tenant.id, key, assertion.not_on_or_after + self._skew):
+            raise InvalidIdentityToken(
+                "The SAML assertion has already been used", detail=f"assertion {assertion_id[:80]!r} replayed"
+            )
 
     async def _provider(self, call: StsCall, principal_arn: str) -> tuple[str, KnownSamlProvider]:
         prefix = f"arn:aws:iam::{call.tenant.account}:saml-provider/"
@@ -139,7 +165,7 @@ class AssumeRoleWithSAMLAction:
         from tessera.protocols.awssts.saml_assertion import verify_saml_response  # lxml + signxml: on first use
 
         assertion = verify_saml_response(request.saml_assertion.reveal(), provider.certificates, call.now, self._skew)
-        if not set(assertion.audiences) & set(provider.audiences):
+        if not assertion.is_addressed_to(provider.audiences):
             raise IDPRejectedClaim("The SAML assertion's Audience is not one this service provider accepts")
         if assertion.recipient not in {*provider.recipients, f"{tenant.issuer}/sts/saml"}:
             raise IDPRejectedClaim("The SAML assertion's Recipient is not this service provider")
@@ -188,6 +214,7 @@ class AssumeRoleWithSAMLAction:
             transitive_tag_keys=transitive,
             source_principal=request.principal_arn,
         )
+        await self._spend(call, provider_name, assertion)  # last: a refused request does not burn it
         credentials = mint_session(grant, tenant, ring, call.now)
         call.notes.note(
             AuditAction.STS_ASSUME_ROLE_WITH_SAML,

@@ -12,8 +12,11 @@ Hardening, in order:
   digested, parsed again. An unsigned assertion next to a signed one, or a signed one moved
   elsewhere in the document (signature wrapping), can therefore not be what is read.
 
-Then the assertion's Issuer, Conditions (NotBefore/NotOnOrAfter, AudienceRestriction), the bearer
-SubjectConfirmationData (Recipient, NotOnOrAfter) and the attributes are read.
+Then the assertion's ID, Issuer, Conditions (NotBefore/NotOnOrAfter, AudienceRestriction), the
+bearer SubjectConfirmationData (Recipient, NotOnOrAfter) and the attributes are read. Each
+AudienceRestriction is kept apart: SAML Core §2.5.1.4 requires every one of them to be satisfied
+(the caller checks). Times are xs:dateTime in UTC (SAML Core §1.3.3); one without a time zone is
+refused rather than read in the server's local time.
 """
 
 from __future__ import annotations
@@ -48,17 +51,23 @@ _CONFIG = SignatureConfiguration(location="./", expect_references=1)
 class SamlAssertion:
     """What a verified assertion says."""
 
+    assertion_id: str
     issuer: str
     subject: str
     subject_type: str
     name_qualifier: str
-    audiences: tuple[str, ...]
+    audience_restrictions: tuple[tuple[str, ...], ...]  # one tuple per AudienceRestriction, all must hold
     recipient: str
     not_on_or_after: float
     attributes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def attribute(self, name: str) -> tuple[str, ...]:
         return self.attributes.get(name, ())
+
+    def is_addressed_to(self, accepted: Sequence[str]) -> bool:
+        """At least one restriction, and each names one of ``accepted`` (SAML Core §2.5.1.4)."""
+        wanted = set(accepted)
+        return bool(self.audience_restrictions) and all(wanted & set(r) for r in self.audience_restrictions)
 
 
 def verify_saml_response(
@@ -139,6 +148,9 @@ def _verify(element: etree._Element, certificates: Sequence[x509.Certificate], t
 
 
 def _read(assertion: etree._Element, now: float, skew: float) -> SamlAssertion:
+    assertion_id = assertion.get("ID") or ""
+    if not assertion_id.strip():
+        raise InvalidIdentityToken("The SAML assertion has no ID")
     issuer = _text(assertion.find(f"{{{SAML}}}Issuer"))
     name_id = assertion.find(f"{{{SAML}}}Subject/{{{SAML}}}NameID")
     if name_id is None or not _text(name_id):
@@ -146,15 +158,17 @@ def _read(assertion: etree._Element, now: float, skew: float) -> SamlAssertion:
     conditions = assertion.find(f"{{{SAML}}}Conditions")
     not_on_or_after = _check_window(conditions, now, skew)
     confirmation = _bearer_confirmation(assertion, now, skew)
-    audiences = tuple(
-        _text(a) for a in assertion.iterfind(f"{{{SAML}}}Conditions/{{{SAML}}}AudienceRestriction/{{{SAML}}}Audience")
+    restrictions = tuple(
+        tuple(_text(a) for a in restriction.iterfind(f"{{{SAML}}}Audience"))
+        for restriction in assertion.iterfind(f"{{{SAML}}}Conditions/{{{SAML}}}AudienceRestriction")
     )
     return SamlAssertion(
+        assertion_id=assertion_id,
         issuer=issuer,
         subject=_text(name_id),
         subject_type=_short_format(name_id.get("Format", "")),
         name_qualifier=name_id.get("NameQualifier", ""),
-        audiences=audiences,
+        audience_restrictions=restrictions,
         recipient=confirmation.get("Recipient", ""),
         not_on_or_after=min(not_on_or_after, _time(confirmation.get("NotOnOrAfter"), "NotOnOrAfter")),
         attributes=_attributes(assertion),
@@ -199,10 +213,14 @@ def _text(element: etree._Element | None) -> str:
 
 
 def _time(value: str | None, what: str) -> float:
+    """An xs:dateTime with its time zone (SAML requires UTC, ``...Z``); never read as local time."""
     try:
-        return datetime.fromisoformat(value or "").timestamp()
+        moment = datetime.fromisoformat(value or "")
     except ValueError:
         raise InvalidIdentityToken(f"The SAML assertion has an invalid {what}") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidIdentityToken(f"The SAML assertion's {what} has no time zone (SAML times are UTC)")
+    return moment.timestamp()
 
 
 def _short_format(name_format: str) -> str:

@@ -3,14 +3,19 @@
 The request is unsigned; the token is the credential. Accepted issuers: this tenant's own (its
 access and ID tokens, verified with its key ring) and the tenant's configured OIDC providers
 (their JWKS). Checks: a compact JWS with an asymmetric algorithm from the allow-list (never
-``none`` or HMAC), a valid signature, ``iss`` exactly the provider's, ``aud`` one of the
-provider's audiences, ``exp``/``nbf`` within the clock skew, a ``sub``. Then the role's trust
+``none`` or HMAC) and a ``typ`` naming an ID token (absent or ``JWT``) or an access token
+(``at+jwt``, RFC 9068 §2.1) — never a logout token (``logout+jwt``) or any other kind of JWT —,
+a valid signature, ``iss`` exactly the provider's, ``aud`` one of the provider's audiences,
+``exp``/``nbf`` within the clock skew, a ``sub``. The tenant's own tokens must in addition not
+be revoked (the in-memory denylist: RFC 7009 revocation, SSO logout, refresh-token reuse) and
+must name a client of the tenant that exists and is enabled (the cached ``Directory``). Then the role's trust
 policy must allow ``sts:AssumeRoleWithWebIdentity`` for the ``Federated`` principal
 ``arn:aws:iam::<account>:oidc-provider/<issuer without scheme>``, with the claims as condition
 keys ``<issuer without scheme>:sub``, ``:aud``, ``:amr``, ``:azp``, ``:email``.
 
 Errors as STS: malformed, unsigned or unverifiable token, unknown issuer, wrong audience →
-``InvalidIdentityToken``; expired → ``ExpiredTokenException``; keys unreachable →
+``InvalidIdentityToken`` (so are revoked own tokens, and own tokens of a disabled or deleted client,
+as AWS answers a token its provider no longer vouches for); expired → ``ExpiredTokenException``; keys unreachable →
 ``IDPCommunicationError``; no ``sub`` → ``IDPRejectedClaim``; trust policy → ``AccessDenied``.
 """
 
@@ -24,6 +29,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from tessera.domain.audit import AuditAction
+from tessera.domain.clients import Client
 from tessera.domain.jws import MalformedJws, split_compact
 from tessera.domain.keys import KeyRing
 from tessera.domain.tokens import verify_jwt
@@ -55,10 +61,21 @@ ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 AWS_TAGS_CLAIM = "https://aws.amazon.com/tags"
 NOT_A_JWT = "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)"
 _CLAIM_KEYS = ("sub", "aud", "amr", "azp", "email", "oaud")
+# RFC 7515 §4.1.9: typ is a media type, compared case-insensitively, "application/" may be omitted.
+IDENTITY_TOKEN_TYPES = frozenset({"jwt", "application/jwt", "at+jwt", "application/at+jwt"})
 
 
-class OwnKeyRings(Protocol):
+class OwnIssuer(Protocol):
+    """The tenant's own OAuth side, cached (``domain.directory.Directory``): its key ring and clients."""
+
     async def keyring(self, tenant_id: str) -> KeyRing: ...
+    async def client(self, tenant_id: str, client_id: str) -> Client | None: ...
+
+
+class RevokedTokens(Protocol):
+    """The denylist of revoked token ids, held in memory (``domain.denylist.Denylist``)."""
+
+    async def is_revoked(self, tenant_id: str, token_id: str) -> bool: ...
 
 
 class IssuerKeys(Protocol):
@@ -76,8 +93,16 @@ class VerifiedToken:
 class WebIdentityVerifier:
     """Verifies a web identity token against the issuer it names."""
 
-    def __init__(self, own_keys: OwnKeyRings, issuer_keys: IssuerKeys, directory: StsDirectory, skew: float) -> None:
-        self._own_keys, self._issuer_keys, self._directory, self._skew = own_keys, issuer_keys, directory, skew
+    def __init__(
+        self,
+        own: OwnIssuer,
+        revoked: RevokedTokens,
+        issuer_keys: IssuerKeys,
+        directory: StsDirectory,
+        skew: float,
+    ) -> None:
+        self._own, self._revoked, self._issuer_keys = own, revoked, issuer_keys
+        self._directory, self._skew = directory, skew
 
     async def verify(self, call: StsCall, token: str) -> VerifiedToken:
         try:
@@ -87,6 +112,10 @@ class WebIdentityVerifier:
         if header.get("alg") not in ALGORITHMS:
             raise InvalidIdentityToken(
                 "The token is not signed with an accepted algorithm", detail=str(header.get("alg"))[:20]
+            )
+        if not is_identity_token_type(header.get("typ")):
+            raise InvalidIdentityToken(
+                "The token is not an ID token or an access token", detail=f"typ {str(header.get('typ'))[:40]}"
             )
         issuer = unverified.get("iss")
         if not isinstance(issuer, str) or not issuer:
@@ -107,11 +136,22 @@ class WebIdentityVerifier:
         return VerifiedToken(oidc_provider_name(issuer), issuer, claims, audience)
 
     async def _own_claims(self, call: StsCall, token: str) -> dict[str, Any]:
-        ring = await self._own_keys.keyring(call.tenant.id)
-        claims = verify_jwt(ring, token, call.now, float("inf"), typ=None)  # the signature; times below
+        tenant_id = call.tenant.id
+        ring = await self._own.keyring(tenant_id)
+        claims = verify_jwt(ring, token, call.now, float("inf"), typ=None)  # signature; typ above, times below
         if claims is None:
             raise InvalidIdentityToken("The token's signature could not be verified", detail="own issuer")
         self._check_times(claims, call.now)
+        token_id = claims.get("jti")
+        if isinstance(token_id, str) and await self._revoked.is_revoked(tenant_id, token_id):
+            raise InvalidIdentityToken("The token has been revoked", detail="own token on the denylist")
+        client_id = _client_of(claims)
+        client = None if client_id is None else await self._own.client(tenant_id, client_id)
+        if client is None or not client.is_enabled:
+            raise InvalidIdentityToken(
+                "The token was issued to a client that is disabled or no longer exists",
+                detail=f"client {str(client_id)[:64]!r}",
+            )
         return claims
 
     async def _external_claims(
@@ -149,6 +189,20 @@ class WebIdentityVerifier:
             )
         if isinstance(nbf, int | float) and nbf - self._skew > now:
             raise InvalidIdentityToken("The token is not valid yet (nbf)")
+
+
+def is_identity_token_type(typ: object) -> bool:
+    """An ID token (``typ`` absent or ``JWT``) or an access token (``at+jwt``), nothing else."""
+    return typ is None or (isinstance(typ, str) and typ.lower() in IDENTITY_TOKEN_TYPES)
+
+
+def _client_of(claims: dict[str, Any]) -> str | None:
+    """The client a token of the tenant's own was issued to: ``client_id`` (RFC 9068), else ``azp``/``aud``."""
+    for name in ("client_id", "azp", "aud"):
+        value = claims.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def _matching_audience(claim: object, allowed: set[str]) -> str:
@@ -271,8 +325,12 @@ class AssumeRoleWithWebIdentityAction:
 
 __all__ = [
     "ALGORITHMS",
+    "IDENTITY_TOKEN_TYPES",
     "AssumeRoleWithWebIdentityAction",
+    "OwnIssuer",
+    "RevokedTokens",
     "VerifiedToken",
     "WebIdentityVerifier",
     "claim_condition_keys",
+    "is_identity_token_type",
 ]
