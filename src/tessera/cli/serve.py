@@ -26,7 +26,6 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     """Run the server (reconciling the configuration first, as every start does)."""
     from tessera.logs import configure_logging
 
-    _restart_with_huge_pages_for_malloc()
     _return_large_allocations_to_the_os()
     settings = _with_listener(ctx.settings, host, port)
     ctx.override(settings)
@@ -102,32 +101,6 @@ def _return_large_allocations_to_the_os() -> None:
 
 
 _M_MMAP_THRESHOLD = -3
-_HUGE_PAGES_TUNABLE = "glibc.malloc.hugetlb=1"
-
-
-def _restart_with_huge_pages_for_malloc() -> None:
-    """Re-exec ``tessera serve`` once with glibc's ``hugetlb`` malloc tunable (glibc 2.35+).
-
-    An mmapped 19 MiB block costs ~4,900 page faults per password check (+13 ms of kernel time
-    and +12 ms of user time, measured: 48 ms instead of 23 ms per argon2id check); with the
-    tunable glibc asks for transparent huge pages (``madvise`` mode, the Debian default) and
-    the check costs what it costs on a warm heap, while freed blocks still go back to the OS.
-    Tunables are read at process start only, hence the re-exec, before anything is loaded. Only
-    the real command does it (not ``tessera serve`` invoked in-process, as tests do), only on
-    glibc, and never twice.
-    """
-    import platform
-    import sys
-
-    tunables = os.environ.get("GLIBC_TUNABLES", "")
-    if _HUGE_PAGES_TUNABLE in tunables or platform.libc_ver()[0] != "glibc":
-        return
-    if Path(sys.argv[0]).name != "tessera" or not hasattr(sys, "orig_argv"):
-        return
-    os.environ["GLIBC_TUNABLES"] = f"{tunables}:{_HUGE_PAGES_TUNABLE}" if tunables else _HUGE_PAGES_TUNABLE
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])  # noqa: S606 - the same program, again
 
 
 def _with_listener(settings: Settings, host: str | None, port: int | None) -> Settings:
