@@ -318,7 +318,8 @@ class ClientConfig(_Model):
     disabled: bool = Field(default=False, description="A disabled client cannot authenticate.")
     redirect_uris: list[str] = Field(
         default_factory=list,
-        description="Where /authorize may send codes, matched exactly; https, except for loopback hosts.",
+        description="Where /authorize may send codes, matched exactly (public clients: a 127.0.0.1 or [::1] "
+        "URI with any port, RFC 8252 §7.3); https, except for loopback hosts.",
     )
     post_logout_redirect_uris: list[str] = Field(
         default_factory=list, description="Where RP-initiated logout may send the person back, matched exactly."
