@@ -8,7 +8,7 @@ revokes exactly those.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from tessera.domain.audit import AuditAction
 from tessera.domain.clients import Client
@@ -108,17 +108,9 @@ class AuthorizationCodeGrant:
                 return None, None
             expires_at = min(expires_at, session.expires_at)
         value, value_hash = self._tokens.new_refresh_value()
-        token = RefreshToken(
-            tenant_id=code.tenant_id,
-            family_id=family_id,
-            client_id=code.client_id,
-            user_id=code.user_id,
-            subject=code.subject,
-            session_id=code.session_id,
-            scopes=code.scopes,
-            auth_time=code.auth_time,
-            amr=code.amr,
-            acr=code.acr,
+        token = family_member(
+            code,
+            family_id,
             offline=offline,
             issued_at=now,
             expires_at=expires_at,
@@ -171,17 +163,9 @@ class AuthorizationCodeGrant:
 
     def _barrier(self, code: AuthorizationCode, family_id: str, now: float) -> RefreshToken:
         """A revoked, used member of the family that outlives any member the code's exchange creates."""
-        return RefreshToken(
-            tenant_id=code.tenant_id,
-            family_id=family_id,
-            client_id=code.client_id,
-            user_id=code.user_id,
-            subject=code.subject,
-            session_id=code.session_id,
-            scopes=code.scopes,
-            auth_time=code.auth_time,
-            amr=code.amr,
-            acr=code.acr,
+        return family_member(
+            code,
+            family_id,
             offline="offline_access" in code.scopes,
             issued_at=now,
             expires_at=now + self._tokens.lifetimes.refresh(offline=True),
@@ -190,6 +174,23 @@ class AuthorizationCodeGrant:
             used_at=now,
             revoked_at=now,
         )
+
+
+def family_member(code: AuthorizationCode, family_id: str, **state: Any) -> RefreshToken:
+    """A refresh token of the family the code starts: the code's grant, with its own times and state."""
+    return RefreshToken(
+        tenant_id=code.tenant_id,
+        family_id=family_id,
+        client_id=code.client_id,
+        user_id=code.user_id,
+        subject=code.subject,
+        session_id=code.session_id,
+        scopes=code.scopes,
+        auth_time=code.auth_time,
+        amr=code.amr,
+        acr=code.acr,
+        **state,
+    )
 
 
 def barrier_hash(family_id: str) -> str:
