@@ -318,6 +318,10 @@ class Bench:
                 memory.update(after_runs_kib=rss_kib(server.pid), peak_kib=rss_kib(server.pid, "VmHWM"))
 
 
+# the peer kit sits beside the repository (../shared/bench-peers), unless BENCH_KIT says otherwise
+DEFAULT_KIT = str(Path(__file__).resolve().parents[2] / "shared" / "bench-peers")
+
+
 def _tessera_prepare(scenario: Scenario, node: TesseraNode, _mirror: Load | None, conns: int) -> Load:
     return scenario.prepare(node, conns)
 
@@ -347,7 +351,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--base-port", type=int, default=18040, help="Tessera ports from here; references +2..+4")
     p.add_argument("--server-cpu", type=int, default=0)
     p.add_argument("--load-cpu", type=int, default=1)
-    p.add_argument("--kit", type=Path, default=Path(os.environ.get("BENCH_KIT", "/work/shared/bench-peers")))
+    p.add_argument("--kit", type=Path, default=Path(os.environ.get("BENCH_KIT", DEFAULT_KIT)))
     p.add_argument("--perf-work", type=Path, default=Path(os.environ.get("PERF_WORK", "/tmp/perf-peers")))
     p.add_argument("--doc", type=Path, default=REPO / "docs" / "benchmarks.md", help="the report to write")
     p.add_argument("--report", type=Path, default=None, help="only re-render the doc from a results directory")
